@@ -1,0 +1,200 @@
+"""The filesystem `BlobStore`: ``blobs/ab/cd/<sha256>``.
+
+Writing a blob:
+
+1. stream the input into ``blobs/tmp/<pid>-<random>`` while hashing it
+   (reading and hashing on the caller's thread, writing on a second thread, so
+   the two overlap; at most ``_QUEUE_DEPTH`` chunks are in flight, so memory is
+   flat for any size);
+2. fsync the temporary file and make it read-only;
+3. hard-link it to its final name: ``link`` fails if the name exists, so an
+   existing blob is never rewritten, even by a concurrent writer;
+4. fsync the directories that changed, then remove the temporary name.
+
+A process killed at any moment leaves either no final name or a complete,
+durable blob; stray temporary files are removed by `remove_stale_temporaries`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import queue
+import secrets
+import stat
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from vigil.blobs.base import CHUNK_SIZE, HEAD_SIZE, StoredBlob, check_sha256
+from vigil.errors import BlobError, BlobNotFound
+
+__all__ = ["FilesystemBlobStore", "fsync_dir"]
+
+_QUEUE_DEPTH = 4
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a directory's entries durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class _Writer(threading.Thread):
+    """Writes queued chunks to a file descriptor; remembers the first error."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(daemon=True)
+        self.fd = fd
+        self.chunks: queue.Queue[bytes | None] = queue.Queue(_QUEUE_DEPTH)
+        self.error: OSError | None = None
+
+    def run(self) -> None:
+        while (chunk := self.chunks.get()) is not None:
+            if self.error is not None:
+                continue  # keep draining so the producer never blocks
+            try:
+                view = memoryview(chunk)
+                while view:
+                    view = view[os.write(self.fd, view) :]
+            except OSError as exc:
+                self.error = exc
+
+
+class FilesystemBlobStore:
+    """Blobs as read-only files under *root*, fanned out by the first two hex pairs."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.tmp = root / "tmp"
+
+    def create(self) -> None:
+        """Create the folder layout (idempotent)."""
+        self.tmp.mkdir(parents=True, exist_ok=True)
+        fsync_dir(self.root)
+        fsync_dir(self.root.parent)
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob named *sha256* lives (whether or not it exists)."""
+        check_sha256(sha256)
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def put(self, stream: BinaryIO) -> StoredBlob:
+        tmp_path = self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}"
+        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            sha256, size, head = self._stream_into(stream, fd)
+            os.fsync(fd)
+            os.fchmod(fd, 0o444)
+        except BaseException:
+            os.close(fd)
+            tmp_path.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        try:
+            created = self._link(tmp_path, sha256)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        return StoredBlob(sha256, size, created, head)
+
+    def _stream_into(self, stream: BinaryIO, fd: int) -> tuple[str, int, bytes]:
+        digest = hashlib.sha256()
+        writer = _Writer(fd)
+        writer.start()
+        size = 0
+        head = b""
+        try:
+            while chunk := stream.read(CHUNK_SIZE):
+                digest.update(chunk)
+                if size < HEAD_SIZE:
+                    head += chunk[: HEAD_SIZE - size]
+                size += len(chunk)
+                writer.chunks.put(chunk)
+                if writer.error is not None:
+                    break
+        finally:
+            writer.chunks.put(None)
+            writer.join()
+        if writer.error is not None:
+            raise BlobError(f"cannot write blob: {writer.error}") from writer.error
+        return digest.hexdigest(), size, head
+
+    def _link(self, tmp_path: Path, sha256: str) -> bool:
+        final = self.path(sha256)
+        created_dirs = []
+        for folder in (final.parent.parent, final.parent):
+            if not folder.exists():
+                with contextlib.suppress(FileExistsError):
+                    folder.mkdir()
+                    created_dirs.append(folder)
+        try:
+            os.link(tmp_path, final)
+        except FileExistsError:
+            return False
+        fsync_dir(final.parent)
+        for folder in reversed(created_dirs):
+            fsync_dir(folder.parent)
+        return True
+
+    def open(self, sha256: str) -> BinaryIO:
+        try:
+            return self.path(sha256).open("rb")
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {sha256} in {self.root}") from None
+
+    def exists(self, sha256: str) -> bool:
+        return self.path(sha256).is_file()
+
+    def size(self, sha256: str) -> int:
+        try:
+            return self.path(sha256).stat().st_size
+        except FileNotFoundError:
+            raise BlobNotFound(f"no blob {sha256} in {self.root}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        for first in sorted(self.root.iterdir()):
+            if len(first.name) != 2 or not first.is_dir():
+                continue
+            for second in sorted(first.iterdir()):
+                for blob in sorted(second.iterdir()):
+                    yield blob.name
+
+    def stray_files(self) -> Iterator[Path]:
+        """Files under the blob folder that are not named like a blob in its right place."""
+        for path in sorted(self.root.rglob("*")):
+            if path.parent == self.tmp or path == self.tmp or path.is_dir():
+                continue
+            rel = path.relative_to(self.root).parts
+            ok = (
+                len(rel) == 3
+                and len(path.name) == 64
+                and path.name.startswith(rel[0] + rel[1])
+                and stat.S_ISREG(path.lstat().st_mode)
+            )
+            if not ok:
+                yield path
+
+    def remove_stale_temporaries(self) -> int:
+        """Remove temporary files left by writers that are no longer running."""
+        removed = 0
+        for path in self.tmp.glob("*-*"):
+            pid_text = path.name.split("-", 1)[0]
+            if pid_text.isdigit() and not _process_alive(int(pid_text)):
+                path.unlink(missing_ok=True)
+                removed += 1
+        return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

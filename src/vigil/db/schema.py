@@ -1,0 +1,57 @@
+"""Tables of the index database (SQLAlchemy Core).
+
+Everything here is derived from the ledger (design invariant 3): `Index.rebuild`
+can drop every row and recreate it from ``ledger/entries.jsonl`` and the
+checkpoint files. Change the schema only through a new Alembic revision in
+``migrations/versions/``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, Column, Index, MetaData, String, Table, Text
+
+__all__ = ["checkpoints", "events", "items", "meta", "metadata"]
+
+metadata = MetaData()
+
+items = Table(
+    "items",
+    metadata,
+    Column("id", String(26), primary_key=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("size", BigInteger, nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("name", Text, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("added_index", BigInteger, nullable=False, unique=True),
+    Column("added_at", String(32), nullable=False),
+    Column("claimed", JSON, nullable=False),
+    Column("observed", JSON, nullable=False),
+)
+Index("ix_items_sha256_path", items.c.sha256, items.c.path)
+
+events = Table(
+    "events",
+    metadata,
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("type", String(64), nullable=False),
+    Column("item_id", String(26), nullable=True, index=True),
+    Column("sha256", String(64), nullable=False, index=True),
+    Column("at", String(32), nullable=False),
+    Column("entry", Text, nullable=False),
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root", String(64), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

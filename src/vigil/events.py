@@ -1,0 +1,131 @@
+"""Ledger events: what happened to which item, serialised as RFC 8785 canonical JSON.
+
+An event is a JSON object with at least::
+
+    {"v": 1, "type": "item.added", "at": "2026-11-25T14:55:12.123456Z",
+     "item": "<item id>", "sha256": "<blob SHA-256>", "actor": {...}, ...}
+
+* ``at`` and ``actor`` are what *we* observed (UTC, RFC 3339; host, user, tool
+  and version). What a file or platform *claims* lives under ``claimed`` and is
+  never mixed in (design invariant 5).
+* The bytes logged are ``rfc8785.dumps(event)``: one line, no insignificant
+  whitespace, sorted keys, so anyone can re-derive them and their leaf hash.
+
+Event types so far: ``item.added`` (a new item: its blob, size, media type,
+original name and path, claimed file times, observed capture context).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import rfc8785
+
+from vigil import __version__
+from vigil.errors import LedgerCorrupt
+
+__all__ = [
+    "EVENT_VERSION",
+    "ITEM_ADDED",
+    "Actor",
+    "Event",
+    "decode_event",
+    "encode_event",
+    "rfc3339",
+    "utc_now",
+]
+
+EVENT_VERSION = 1
+ITEM_ADDED = "item.added"
+_REQUIRED = {"v": int, "type": str, "at": str, "sha256": str, "actor": dict}
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """UTC RFC 3339 with microseconds and a ``Z`` suffix."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who and what did it, as we observed: host, user, tool and version."""
+
+    host: str
+    user: str
+    tool: str = "vigil"
+    version: str = __version__
+
+    @classmethod
+    def current(cls) -> Actor:
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = str(os.getuid())
+        return cls(host=socket.gethostname(), user=user)
+
+    def as_json(self) -> dict[str, str]:
+        return {"host": self.host, "user": self.user, "tool": self.tool, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Event:
+    """A decoded ledger entry and where it sits in the log."""
+
+    index: int
+    data: dict[str, Any]
+    raw: bytes
+
+    @property
+    def type(self) -> str:
+        return str(self.data["type"])
+
+    @property
+    def item(self) -> str | None:
+        item = self.data.get("item")
+        return None if item is None else str(item)
+
+    @property
+    def sha256(self) -> str:
+        return str(self.data["sha256"])
+
+    @property
+    def at(self) -> str:
+        return str(self.data["at"])
+
+
+def encode_event(data: dict[str, Any]) -> bytes:
+    """The canonical bytes of an event (RFC 8785)."""
+    for key, kind in _REQUIRED.items():
+        if not isinstance(data.get(key), kind):
+            raise ValueError(f"event lacks {key!r} ({kind.__name__}): {data!r}")
+    encoded: bytes = rfc8785.dumps(data)
+    return encoded
+
+
+def decode_event(index: int, raw: bytes) -> Event:
+    """Parse entry *index*; `LedgerCorrupt` naming the entry if it is not a canonical event."""
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise LedgerCorrupt(f"entry {index}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise LedgerCorrupt(f"entry {index}: not a JSON object")
+    for key, kind in _REQUIRED.items():
+        if not isinstance(data.get(key), kind):
+            raise LedgerCorrupt(f"entry {index}: field {key!r} missing or not {kind.__name__}")
+    try:
+        canonical = rfc8785.dumps(data)
+    except (rfc8785.CanonicalizationError, ValueError) as exc:
+        raise LedgerCorrupt(f"entry {index}: cannot be canonicalised ({exc})") from None
+    if canonical != raw:
+        raise LedgerCorrupt(f"entry {index}: not in RFC 8785 canonical form")
+    return Event(index, data, raw)

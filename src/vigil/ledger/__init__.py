@@ -1,0 +1,1 @@
+"""The append-only evidence ledger: Merkle maths, signed notes, checkpoints, the log."""
