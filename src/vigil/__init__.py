@@ -7,9 +7,9 @@ then ``add_paths``, ``items``, ``custody``, ``checkpoint``, ``write_proofs``,
 
 __version__ = "0.1.0"
 
-from vigil.archive import AddResult, Archive, Item  # noqa: E402
-from vigil.errors import VigilError  # noqa: E402
-from vigil.verify import Finding, VerifyReport  # noqa: E402
+from vigil.archive import AddResult, Archive, Item
+from vigil.errors import VigilError
+from vigil.verify import Finding, VerifyReport
 
 __all__ = [
     "AddResult",

@@ -153,6 +153,14 @@ class Archive:
             FilesystemBlobStore(staging / "blobs").create()
             Log(staging / "ledger").create()
             _write_private(staging / CONFIG_NAME, _toml_config(origin, database_url), 0o644)
+            # Prepare and claim the index before the archive appears: a database that
+            # belongs to another archive must fail the init, not leave a half archive.
+            index = Index(make_engine(database_url or sqlite_url(staging / "vigil.db")))
+            try:
+                index.migrate()
+                index.bind(origin)
+            finally:
+                index.engine.dispose()
             fsync_dir(staging / "keys")
             fsync_dir(staging)
             if path.exists():
@@ -247,7 +255,9 @@ class Archive:
     def _append(self, writer: LogWriter, datas: Sequence[dict[str, Any]]) -> list[Event]:
         raws = [encode_event(d) for d in datas]
         first = writer.append(raws)
-        logged = [Event(first + i, d, raw) for i, (d, raw) in enumerate(zip(datas, raws, strict=True))]
+        logged = [
+            Event(first + i, d, raw) for i, (d, raw) in enumerate(zip(datas, raws, strict=True))
+        ]
         with self.index.engine.begin() as conn:
             self.index.apply(conn, logged)
         return logged
@@ -303,7 +313,9 @@ class Archive:
             with stream:
                 stored = self.blobs.put(stream)
         except OSError as exc:
-            raise InputError(f"{describe_path(candidate.path)['path']}: cannot read: {exc}") from exc
+            raise InputError(
+                f"{describe_path(candidate.path)['path']}: cannot read: {exc}"
+            ) from exc
         names = describe_path(candidate.path)
         event: dict[str, Any] = {
             "v": 1,
@@ -404,7 +416,9 @@ class Archive:
             checkpoint, note = self.checkpoint()
         entry = self.log.entry(index)
         hashes = self.log.inclusion_proof(index, checkpoint.size)
-        merkle.verify_inclusion(merkle.leaf_hash(entry), index, checkpoint.size, hashes, checkpoint.root)
+        merkle.verify_inclusion(
+            merkle.leaf_hash(entry), index, checkpoint.size, hashes, checkpoint.root
+        )
         return entry, TlogProof(index=index, hashes=tuple(hashes), checkpoint=note)
 
     def write_proofs(self, ref: str, out: Path) -> list[Path]:
@@ -414,7 +428,10 @@ class Archive:
         written = []
         for index in self.index.item_event_indexes(item.id):
             entry, proof = self.proof(index)
-            for path, data in ((out / f"{index}.json", entry), (out / f"{index}.tlog-proof", proof.format().encode("utf-8"))):
+            for path, data in (
+                (out / f"{index}.json", entry),
+                (out / f"{index}.tlog-proof", proof.format().encode("utf-8")),
+            ):
                 tmp = path.with_suffix(path.suffix + ".tmp")
                 tmp.write_bytes(data)
                 tmp.replace(path)
@@ -465,4 +482,3 @@ def iter_events(log: Log) -> Iterator[Event]:
     """Decode every entry of a ledger in order (raises `LedgerCorrupt` on a bad one)."""
     for index, raw in log.iter_entries():
         yield decode_event(index, raw)
-

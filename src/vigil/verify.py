@@ -24,6 +24,7 @@ match, the cache (not the evidence) is what changed, and `vigil reindex` mends i
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 from collections import defaultdict
 from collections.abc import Callable
@@ -213,12 +214,15 @@ def _check_checkpoints(
             continue
         report.checkpoints += 1
         if checkpoint.size != size:
-            report.add("error", subject, f"file name says size {size}, content says {checkpoint.size}")
+            report.add(
+                "error", subject, f"file name says size {size}, content says {checkpoint.size}"
+            )
         elif size > report.entries:
             report.add(
                 "error",
                 subject,
-                f"signed for {size} entries but the ledger holds {report.entries}: entries are missing",
+                f"signed for {size} entries but the ledger holds {report.entries}: "
+                "entries are missing",
             )
         elif roots.get(size) != checkpoint.root:
             damaged = [i for i in leaf_mismatch if previous <= i < size] or leaf_mismatch
@@ -243,7 +247,11 @@ def _check_checkpoints(
                 "(not yet covered by a checkpoint)",
             )
     if leaf_mismatch and all(i < covered for i in leaf_mismatch) and len(good) == len(sizes):
-        report.add("warning", "ledger/cache", "leaf-hash cache differs from the entries; run `vigil reindex`")
+        report.add(
+            "warning",
+            "ledger/cache",
+            "leaf-hash cache differs from the entries; run `vigil reindex`",
+        )
     if report.entries > covered:
         report.add(
             "info",
@@ -258,7 +266,7 @@ def _check_consistency(
 ) -> None:
     if leaf_mismatch:
         return  # proofs come from the cache, which is known to differ
-    for old, new in zip(good, good[1:], strict=False):
+    for old, new in itertools.pairwise(good):
         if old.size == 0:
             continue
         try:
@@ -279,10 +287,15 @@ def _hash_file(path: Path) -> tuple[str, int]:
 
 
 def _check_blobs(
-    store: FilesystemBlobStore, blobs: dict[str, _Blob], report: VerifyReport, progress: Progress | None
+    store: FilesystemBlobStore,
+    blobs: dict[str, _Blob],
+    report: VerifyReport,
+    progress: Progress | None,
 ) -> None:
     for stray in store.stray_files():
-        report.add("warning", f"blobs/{stray.relative_to(store.root)}", "not a blob (unexpected file)")
+        report.add(
+            "warning", f"blobs/{stray.relative_to(store.root)}", "not a blob (unexpected file)"
+        )
     names = list(store)
     total = len(names)
     with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
@@ -299,7 +312,9 @@ def _check_blobs(
             elif known is not None and known.size != size:
                 report.add("error", f"blob {name}", f"size {size}, events say {known.size} ({who})")
             elif known is None:
-                report.add("info", f"blob {name}", "stored but named by no event (an add cut short)")
+                report.add(
+                    "info", f"blob {name}", "stored but named by no event (an add cut short)"
+                )
     present = set(names)
     for sha256, known in blobs.items():
         if sha256 not in present:

@@ -128,9 +128,9 @@ def test_helpers() -> None:
     assert parse_decimal("0", "x") == 0
     assert parse_decimal("18446744073709551615", "x") == MAX_TREE_SIZE
     assert decode_hash(ROOT64, "x") == ROOT
-    with pytest.raises(CheckpointError, match="^thing is not"):
+    with pytest.raises(CheckpointError, match=r"^thing is not"):
         parse_decimal("007", "thing")
-    with pytest.raises(CheckpointError, match="^thing is not base64"):
+    with pytest.raises(CheckpointError, match=r"^thing is not base64"):
         decode_hash("é", "thing")
 
 
@@ -158,7 +158,7 @@ def test_extensions_are_signed_and_round_trip() -> None:
 def test_origin_mismatch() -> None:
     signer = Signer.generate("vigil.example/log")
     signed = sign_checkpoint(Checkpoint("vigil.example/log", 1, ROOT), signer)
-    with pytest.raises(CheckpointError, match="does not match expected 'other.example/log'"):
+    with pytest.raises(CheckpointError, match=r"does not match expected 'other\.example/log'"):
         open_checkpoint(signed, [signer.verifier], origin="other.example/log")
 
 

@@ -41,13 +41,13 @@ VECTORS: dict[str, Any] = json.loads(
     (FIXTURES / "signed_note_vectors.json").read_text(encoding="utf-8")
 )
 KEYS = VECTORS["keys"]
-PETER_VKEY = KEYS["PeterNeumann"]["vkey"]
-PETER_SKEY = KEYS["PeterNeumann"]["skey"]
-ENOCH_VKEY = KEYS["EnochRoot"]["vkey"]
-FOO_VKEY = KEYS["example.com/foo"]["vkey"]
+PETER_VKEY: str = KEYS["PeterNeumann"]["vkey"]
+PETER_SKEY: str = KEYS["PeterNeumann"]["skey"]
+ENOCH_VKEY: str = KEYS["EnochRoot"]["vkey"]
+FOO_VKEY: str = KEYS["example.com/foo"]["vkey"]
 SIGN = VECTORS["sign_vectors"][0]
-TEXT = SIGN["text"]
-SIGNED = SIGN["want_signed_note"]
+TEXT: str = SIGN["text"]
+SIGNED: str = SIGN["want_signed_note"]
 PETER_SIG_LINE = SIGNED[len(TEXT) + 1 :]
 
 
@@ -83,7 +83,9 @@ def test_vkey_parses_and_round_trips(who: str) -> None:
     assert vkey in repr(verifier)
 
 
-@pytest.mark.parametrize("name", ["peterneumann.vkey", "enochroot.vkey", "c2sp_example_com_foo.vkey"])
+@pytest.mark.parametrize(
+    "name", ["peterneumann.vkey", "enochroot.vkey", "c2sp_example_com_foo.vkey"]
+)
 def test_vkey_files(name: str) -> None:
     vkey = fixture_bytes(name).decode().strip()
     assert Verifier.from_vkey(vkey).vkey == vkey
@@ -272,7 +274,7 @@ def test_sign_with_existing_only_reproduces_note() -> None:
 
 @pytest.mark.parametrize("text", ["", "no newline", "tab\there\n", "cr\r\n", "bad \ud800\n"])
 def test_sign_rejects_bad_text(text: str) -> None:
-    with pytest.raises(MalformedNote, match="^malformed note"):
+    with pytest.raises(MalformedNote, match=r"^malformed note"):
         sign_note(text, Signer.from_skey(PETER_SKEY))
 
 
@@ -312,7 +314,7 @@ def _note_of(vector: dict[str, Any]) -> bytes | str:
     if "note" in vector:
         return str(vector["note"])
     if "note_hex" in vector:
-        return bytes.fromhex(vector["note_hex"])
+        return bytes.fromhex(str(vector["note_hex"]))
     assert vector["note_construction"] == "text + '\\n' + peter_sig * 101"
     return TEXT + "\n" + PETER_SIG_LINE * 101
 
@@ -428,7 +430,7 @@ def test_open_accepts_verifier_list_and_generators() -> None:
     ],
 )
 def test_parse_rejects_malformed(note: bytes | str) -> None:
-    with pytest.raises(MalformedNote, match="^malformed note"):
+    with pytest.raises(MalformedNote, match=r"^malformed note"):
         parse_note(note)
     with pytest.raises(MalformedNote):
         open_note(note, [peter()])
@@ -454,7 +456,7 @@ def test_peter_and_enoch_file() -> None:
     both = open_note(data, [peter(), enoch()])
     assert [s.name for s in both.signatures] == ["PeterNeumann", "EnochRoot"]
     assert both.unverified == ()
-    with pytest.raises(UnverifiedNote, match="^note has no verifiable signatures$"):
+    with pytest.raises(UnverifiedNote, match=r"^note has no verifiable signatures$"):
         open_note(data, [])
 
 

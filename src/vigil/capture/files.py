@@ -23,7 +23,14 @@ from typing import BinaryIO
 
 from vigil.errors import InputError
 
-__all__ = ["FileCandidate", "Skipped", "claimed_file_metadata", "describe_path", "open_regular", "walk"]
+__all__ = [
+    "FileCandidate",
+    "Skipped",
+    "claimed_file_metadata",
+    "describe_path",
+    "open_regular",
+    "walk",
+]
 
 
 @dataclass(frozen=True)
@@ -106,7 +113,9 @@ def walk(
             return
         if stat.S_ISDIR(st.st_mode):
             if link_target is not None and not follow_symlinks:
-                yield Skipped(_show(path), "directory symlink not followed without --follow-symlinks")
+                yield Skipped(
+                    _show(path), "directory symlink not followed without --follow-symlinks"
+                )
                 return
             key = (st.st_dev, st.st_ino)
             if key in seen_dirs:

@@ -18,10 +18,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
+from vigil.db.schema import checkpoints, events, items, meta
 from vigil.errors import AmbiguousItem, DatabaseError, ItemNotFound
 from vigil.events import ITEM_ADDED, Event
 from vigil.ledger.checkpoint import Checkpoint
-from vigil.db.schema import checkpoints, events, items, meta
 
 __all__ = ["Index", "ItemRow"]
 
@@ -159,7 +159,9 @@ class Index:
             if row is not None:
                 return _row(row._mapping)
             if len(ref) < 4 or any(c not in "0123456789abcdef" for c in ref.lower()):
-                raise ItemNotFound(f"no item with id {ref!r} (a SHA-256 prefix needs 4+ hex digits)")
+                raise ItemNotFound(
+                    f"no item with id {ref!r} (a SHA-256 prefix needs 4+ hex digits)"
+                )
             rows = conn.execute(
                 select(items).where(items.c.sha256.startswith(ref.lower())).limit(11)
             ).all()

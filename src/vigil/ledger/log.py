@@ -215,6 +215,8 @@ class LogWriter:
         """Bring ``cache/`` in line with ``entries.jsonl``; drop a torn last line."""
         log = self.log
         entries_size = log.entries_path.stat().st_size
+        log.cache_dir.mkdir(exist_ok=True)
+        (log.cache_dir / "offsets").touch(exist_ok=True)
         with (log.cache_dir / "offsets").open("r+b") as offsets:
             count = os.fstat(offsets.fileno()).st_size // _OFFSET.size
             # Offsets past the end of the entries were never acknowledged: drop them.
@@ -238,7 +240,7 @@ class LogWriter:
         """End offsets of complete lines in [start, end) and where a torn line starts."""
         if start == end:
             return [], None
-        new_ends = []
+        new_ends: list[int] = []
         with self.log.entries_path.open("rb") as f:
             f.seek(start)
             position = start
@@ -250,7 +252,7 @@ class LogWriter:
         return new_ends, None
 
     def _repair_levels(self) -> None:
-        """Make every level file hold exactly floor(size / 2**level) hashes, computing any missing."""
+        """Make each level file hold exactly floor(size / 2**level) hashes; compute missing ones."""
         self._edge = []
         level = 0
         while (want := self.size >> level) or level == 0:

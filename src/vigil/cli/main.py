@@ -1,0 +1,95 @@
+"""The `vigil` command: parse, call the library, print; map errors to messages and exit codes.
+
+Exit codes: 0 success; 1 a failure the user should look at (verification found
+problems, some files could not be added, or any Vigil error); 2 bad usage.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from rich.console import Console
+
+from vigil import __version__
+from vigil.archive import Archive
+from vigil.errors import VigilError
+from vigil.settings import SETTINGS
+
+__all__ = ["State", "cli", "emit_json", "main", "pass_state"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class State:
+    """What every command shares: where the archive is, how to print."""
+
+    def __init__(self, archive: str, database_url: str | None) -> None:
+        self.archive_path = Path(archive)
+        self.database_url = database_url
+        self.out = Console(highlight=False, soft_wrap=True)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+    def open(self) -> Archive:
+        return Archive.open(self.archive_path, database_url=self.database_url)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+def emit_json(data: Any) -> None:
+    """Print *data* as JSON on stdout (one document, or one line when streaming)."""
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def _setting_options(func: F) -> F:
+    for setting in reversed(SETTINGS):
+        func = click.option(
+            setting.option,
+            setting.name,
+            envvar=setting.env,
+            default=setting.default,
+            show_default=True,
+            show_envvar=True,
+            help=setting.help,
+        )(func)
+    return func
+
+
+class _Group(click.Group):
+    """Turns every `VigilError` into one clear line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except VigilError as exc:
+            Console(stderr=True, highlight=False).print(f"[bold red]vigil: error:[/] {exc}")
+            sys.exit(1)
+        except BrokenPipeError:
+            sys.exit(1)
+
+
+@click.group(
+    cls=_Group,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    epilog=(
+        "Example:\n\n\b\n  vigil --archive ./archive init\n  vigil add ~/evidence/\n  vigil verify"
+    ),
+)
+@_setting_options
+@click.version_option(__version__, prog_name="vigil")
+@click.pass_context
+def cli(ctx: click.Context, archive: str, database_url: str | None) -> None:
+    """Vigil: keep what was posted, prove it was not altered, let anyone check offline."""
+    ctx.obj = State(archive, database_url)
+
+
+def main() -> None:
+    from vigil.cli import commands  # noqa: F401  (registers the commands)
+
+    cli(prog_name="vigil")
