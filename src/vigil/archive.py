@@ -287,6 +287,23 @@ class Archive:
             if report is not None:
                 report(result)
 
+        with self.blobs.deferred_sync():
+            self._add_found(
+                paths, follow_symlinks, actor, emit, on_bytes, batch_size, batch_seconds
+            )
+        self.checkpoint()
+        return results
+
+    def _add_found(
+        self,
+        paths: Iterable[Path],
+        follow_symlinks: bool,
+        actor: dict[str, str],
+        emit: Callable[[AddResult], None],
+        on_bytes: Callable[[int], None] | None,
+        batch_size: int,
+        batch_seconds: float,
+    ) -> None:
         batch = _Batch()
         for found in walk(paths, follow_symlinks=follow_symlinks, exclude=self.root):
             if isinstance(found, Skipped):
@@ -304,8 +321,6 @@ class Archive:
                 self._commit_batch(batch.pending, emit)
                 batch = _Batch()
         self._commit_batch(batch.pending, emit)
-        self.checkpoint()
-        return results
 
     def _store_file(self, candidate: FileCandidate, actor: dict[str, str]) -> _Pending:
         stream, st = open_regular(candidate)
@@ -340,6 +355,12 @@ class Archive:
     def _commit_batch(self, pending: list[_Pending], emit: Callable[[AddResult], None]) -> None:
         if not pending:
             return
+        failed = self.blobs.sync()  # every blob durable before its entry is logged
+        if failed:
+            for p in pending:
+                if p.event["sha256"] in failed:
+                    emit(AddResult(p.event["path"], "error", str(failed[p.event["sha256"]])))
+            pending = [p for p in pending if p.event["sha256"] not in failed]
         with self.log.writer() as writer:
             self._catch_up(writer)
             fresh: list[_Pending] = []
@@ -353,9 +374,9 @@ class Archive:
                         continue
                     seen[key] = p.event["item"]
                     fresh.append(p)
-            self._append(writer, [p.event for p in fresh])
-        for p in fresh:
-            emit(AddResult(p.event["path"], "stored", p.message, self.index.item(p.event["item"])))
+            logged = self._append(writer, [p.event for p in fresh])
+        for p, ev in zip(fresh, logged, strict=True):
+            emit(AddResult(p.event["path"], "stored", p.message, ItemRow.from_event(ev)))
 
     # -- reading ----------------------------------------------------------------------
 

@@ -35,6 +35,7 @@ __all__ = [
     "ITEM_ADDED",
     "Actor",
     "Event",
+    "canonical_json",
     "decode_event",
     "encode_event",
     "rfc3339",
@@ -102,13 +103,47 @@ class Event:
         return str(self.data["at"])
 
 
+_MAX_SAFE_INT = 2**53 - 1
+
+
+def _plain(value: Any) -> bool:
+    """True if *value* holds only what `json.dumps` already writes the RFC 8785 way.
+
+    That is: strings without lone surrogates, integers within ±(2**53 - 1), booleans,
+    null, lists, and objects whose keys have no character beyond U+FFFF (so sorting
+    by code point equals RFC 8785's sorting by UTF-16 code unit). Floats are not
+    plain: RFC 8785 formats them the ECMAScript way.
+    """
+    if value is None or isinstance(value, bool):
+        return True
+    if isinstance(value, str):
+        return value.isascii() or not any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, int):
+        return -_MAX_SAFE_INT <= value <= _MAX_SAFE_INT
+    if isinstance(value, list):
+        return all(_plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(
+            isinstance(k, str) and (k.isascii() or max(k) <= "\uffff") and _plain(k) and _plain(v)
+            for k, v in value.items()
+        )
+    return False
+
+
+def canonical_json(value: Any) -> bytes:
+    """RFC 8785 canonical JSON of *value*, fast for plain values (see `_plain`)."""
+    if _plain(value):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True).encode()
+    encoded: bytes = rfc8785.dumps(value)
+    return encoded
+
+
 def encode_event(data: dict[str, Any]) -> bytes:
     """The canonical bytes of an event (RFC 8785)."""
     for key, kind in _REQUIRED.items():
         if not isinstance(data.get(key), kind):
             raise ValueError(f"event lacks {key!r} ({kind.__name__}): {data!r}")
-    encoded: bytes = rfc8785.dumps(data)
-    return encoded
+    return canonical_json(data)
 
 
 def decode_event(index: int, raw: bytes) -> Event:
@@ -123,7 +158,7 @@ def decode_event(index: int, raw: bytes) -> Event:
         if not isinstance(data.get(key), kind):
             raise LedgerCorrupt(f"entry {index}: field {key!r} missing or not {kind.__name__}")
     try:
-        canonical = rfc8785.dumps(data)
+        canonical = canonical_json(data)
     except (rfc8785.CanonicalizationError, ValueError) as exc:
         raise LedgerCorrupt(f"entry {index}: cannot be canonicalised ({exc})") from None
     if canonical != raw:

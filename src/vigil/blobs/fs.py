@@ -7,6 +7,8 @@ Writing a blob:
    the two overlap; at most ``_QUEUE_DEPTH`` chunks are in flight, so memory is
    flat for any size);
 2. fsync the temporary file and make it read-only;
+   (with `deferred_sync`, steps 2-4 run on a background thread, and `sync` waits for
+   them: the caller overlaps them with reading the next input);
 3. hard-link it to its final name: ``link`` fails if the name exists, so an
    existing blob is never rewritten, even by a concurrent writer;
 4. fsync the directories that changed, then remove the temporary name.
@@ -25,6 +27,7 @@ import secrets
 import stat
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
@@ -33,7 +36,7 @@ from vigil.errors import BlobError, BlobNotFound
 
 __all__ = ["FilesystemBlobStore", "fsync_dir"]
 
-_QUEUE_DEPTH = 4
+_QUEUE_DEPTH = 16
 
 
 def fsync_dir(path: Path) -> None:
@@ -72,6 +75,8 @@ class FilesystemBlobStore:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.tmp = root / "tmp"
+        self._syncer: ThreadPoolExecutor | None = None
+        self._pending: dict[str, Future[bool]] = {}
 
     def create(self) -> None:
         """Create the folder layout (idempotent)."""
@@ -89,18 +94,59 @@ class FilesystemBlobStore:
         fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             sha256, size, head = self._stream_into(stream, fd)
-            os.fsync(fd)
-            os.fchmod(fd, 0o444)
         except BaseException:
             os.close(fd)
             tmp_path.unlink(missing_ok=True)
             raise
-        os.close(fd)
-        try:
-            created = self._link(tmp_path, sha256)
-        finally:
+        if self._syncer is None:
+            return StoredBlob(sha256, size, self._finish(fd, tmp_path, sha256), head)
+        # Deferred: make it durable on the syncer thread while the caller reads on.
+        created = sha256 not in self._pending and not self.exists(sha256)
+        if created:
+            self._pending[sha256] = self._syncer.submit(self._finish, fd, tmp_path, sha256)
+        else:
+            os.close(fd)
             tmp_path.unlink(missing_ok=True)
         return StoredBlob(sha256, size, created, head)
+
+    def _finish(self, fd: int, tmp_path: Path, sha256: str) -> bool:
+        """fsync, make read-only, link into place, fsync directories; True if new."""
+        try:
+            os.fsync(fd)
+            os.fchmod(fd, 0o444)
+        finally:
+            os.close(fd)
+        try:
+            return self._link(tmp_path, sha256)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def deferred_sync(self) -> Iterator[FilesystemBlobStore]:
+        """Within this block `put` returns before the blob is durable; call `sync` to wait.
+
+        fsync, link and directory fsync then overlap with reading the next input.
+        Nothing may be reported stored before `sync` has returned it as durable.
+        On leaving the block every pending blob is made durable.
+        """
+        self._syncer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="blob-sync")
+        try:
+            yield self
+        finally:
+            self.sync()
+            self._syncer.shutdown()
+            self._syncer = None
+
+    def sync(self) -> dict[str, BlobError]:
+        """Wait until every deferred blob is durable; return those that failed, by SHA-256."""
+        failed: dict[str, BlobError] = {}
+        for sha256, future in list(self._pending.items()):
+            try:
+                future.result()
+            except OSError as exc:
+                failed[sha256] = BlobError(f"cannot store blob {sha256}: {exc}")
+        self._pending.clear()
+        return failed
 
     def _stream_into(self, stream: BinaryIO, fd: int) -> tuple[str, int, bytes]:
         digest = hashlib.sha256()

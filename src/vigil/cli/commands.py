@@ -25,7 +25,7 @@ from vigil.events import Event
 from vigil.ledger.note import Verifier
 from vigil.verify import VerifyReport
 
-_STYLE = {"stored": "green", "exists": "cyan", "skipped": "yellow", "error": "bold red"}
+_COLOUR = {"stored": "green", "exists": "cyan", "skipped": "yellow", "error": "red"}
 
 
 def _progress(state: State) -> Progress:
@@ -78,8 +78,17 @@ def init(state: State, name: str | None, as_json: bool) -> None:
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per path, per line, as each is stored."
 )
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 100_000),
+    default=256,
+    show_default=True,
+    help="Files per durable ledger commit (results are reported after each commit).",
+)
 @pass_state
-def add(state: State, paths: tuple[Path, ...], follow_symlinks: bool, as_json: bool) -> None:
+def add(
+    state: State, paths: tuple[Path, ...], follow_symlinks: bool, as_json: bool, batch_size: int
+) -> None:
     """Store files and folders (recursively) as items, byte for byte.
 
     Each result is printed once it is durable (blob and ledger entry fsynced,
@@ -99,16 +108,15 @@ def add(state: State, paths: tuple[Path, ...], follow_symlinks: bool, as_json: b
             if as_json:
                 emit_json(result.as_json())
                 return
+            # plain click.echo, not rich: one line per file must stay cheap
+            colour = _COLOUR[result.status]
+            status = click.style(f"{result.status:8}", fg=colour, bold=result.status == "error")
             if result.item is not None:
                 item = result.item
-                line = f"{result.status:8} {item.id}  {item.sha256[:16]}  {escape(result.path)}"
-                state.out.print(f"[{_STYLE[result.status]}]{line}[/]")
-                sys.stdout.flush()
+                click.echo(f"{status} {item.id}  {item.sha256[:16]}  {result.path}")
             else:
-                where = state.err if result.status == "error" else state.out
-                where.print(
-                    f"[{_STYLE[result.status]}]{result.status:8}[/] "
-                    f"{escape(result.path)}: {escape(result.message)}"
+                click.echo(
+                    f"{status} {result.path}: {result.message}", err=result.status == "error"
                 )
 
         archive.add_paths(
@@ -116,6 +124,7 @@ def add(state: State, paths: tuple[Path, ...], follow_symlinks: bool, as_json: b
             follow_symlinks=follow_symlinks,
             report=report,
             on_bytes=lambda n: progress.advance(task, n),
+            batch_size=batch_size,
         )
     if not as_json:
         summary = ", ".join(

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import click
 from rich.console import Console
+from rich.markup import escape
 
 from vigil import __version__
 from vigil.archive import Archive
@@ -68,7 +69,9 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except VigilError as exc:
-            Console(stderr=True, highlight=False).print(f"[bold red]vigil: error:[/] {exc}")
+            Console(stderr=True, highlight=False, soft_wrap=True).print(
+                f"[bold red]vigil: error:[/] {escape(str(exc))}"
+            )
             sys.exit(1)
         except BrokenPipeError:
             sys.exit(1)

@@ -41,6 +41,11 @@ class ItemRow:
     claimed: dict[str, Any]
     observed: dict[str, Any]
 
+    @classmethod
+    def from_event(cls, ev: Event) -> ItemRow:
+        """The row an ``item.added`` event creates."""
+        return _row(_item_row(ev))
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
