@@ -22,8 +22,11 @@ import json
 import os
 import secrets
 import shutil
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -62,6 +65,8 @@ ARCHIVE_FORMAT = 1
 CONFIG_NAME = "vigil.toml"
 Item = ItemRow
 Status = Literal["stored", "exists", "skipped", "error"]
+_STORE_THREADS = 2  # files stored at once by `add`
+_STORE_WINDOW = 8  # files found ahead of the one whose result is taken next
 
 
 @dataclass(frozen=True)
@@ -124,7 +129,7 @@ class Archive:
         self.verifier = verifier
         self.blobs = FilesystemBlobStore(root / "blobs")
         self.log = Log(root / "ledger")
-        self._magic = magic.Magic(mime=True)
+        self._local = threading.local()
 
     # -- creating and opening -------------------------------------------------------
 
@@ -304,22 +309,40 @@ class Archive:
         batch_size: int,
         batch_seconds: float,
     ) -> None:
+        # Files are stored by a few threads at once (copying, hashing and fsync all run
+        # outside the GIL), and their results are taken in the order they were found.
         batch = _Batch()
-        for found in walk(paths, follow_symlinks=follow_symlinks, exclude=self.root):
-            if isinstance(found, Skipped):
-                emit(AddResult(found.path, "error" if found.error else "skipped", found.reason))
-                continue
+        in_flight: deque[Skipped | tuple[FileCandidate, Future[_Pending]]] = deque()
+
+        def take_oldest() -> None:
+            nonlocal batch
+            oldest = in_flight.popleft()
+            if isinstance(oldest, Skipped):
+                emit(AddResult(oldest.path, "error" if oldest.error else "skipped", oldest.reason))
+                return
+            found, future = oldest
             try:
-                pending = self._store_file(found, actor)
+                pending = future.result()
             except InputError as exc:
                 emit(AddResult(describe_path(found.path)["path"], "error", str(exc)))
-                continue
+                return
             if on_bytes is not None:
                 on_bytes(int(pending.event["size"]))
             batch.pending.append(pending)
             if len(batch.pending) >= batch_size or time.monotonic() - batch.started > batch_seconds:
                 self._commit_batch(batch.pending, emit)
                 batch = _Batch()
+
+        with ThreadPoolExecutor(_STORE_THREADS, thread_name_prefix="vigil-store") as pool:
+            for found in walk(paths, follow_symlinks=follow_symlinks, exclude=self.root):
+                if isinstance(found, Skipped):
+                    in_flight.append(found)
+                else:
+                    in_flight.append((found, pool.submit(self._store_file, found, actor)))
+                while len(in_flight) > _STORE_WINDOW:
+                    take_oldest()
+            while in_flight:
+                take_oldest()
         self._commit_batch(batch.pending, emit)
 
     def _store_file(self, candidate: FileCandidate, actor: dict[str, str]) -> _Pending:
@@ -347,9 +370,12 @@ class Archive:
         return _Pending(candidate, event, "empty file" if stored.size == 0 else "")
 
     def _sniff(self, head: bytes) -> str:
+        """Media type from the first bytes (libmagic; one instance per thread, as it requires)."""
         if not head:
             return "application/x-empty"
-        media_type: str = self._magic.from_buffer(head)
+        if not hasattr(self._local, "magic"):
+            self._local.magic = magic.Magic(mime=True)
+        media_type: str = self._local.magic.from_buffer(head)
         return media_type
 
     def _commit_batch(self, pending: list[_Pending], emit: Callable[[AddResult], None]) -> None:

@@ -128,3 +128,40 @@ def test_fs_put_memory_stays_flat_for_a_large_stream(tmp_path: Path) -> None:
     size, peak_kib = map(int, out.stdout.split())
     assert size == 512 << 20
     assert peak_kib < 100 * 1024, f"peak RSS {peak_kib} KiB"
+
+
+def test_fs_falls_back_to_streaming_where_the_kernel_cannot_copy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    source = tmp_path / "source.bin"
+    source.write_bytes(os.urandom(3 << 20))
+    calls = []
+
+    def refuse(*args: object) -> int:
+        calls.append(args)
+        raise OSError(errno.EXDEV, "cross-device")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse)
+    fs = FilesystemBlobStore(tmp_path / "blobs")
+    fs.create()
+    with source.open("rb") as f:
+        stored = fs.put(f)
+    assert calls, "the kernel copy was tried first"
+    assert stored.sha256 == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert fs.path(stored.sha256).read_bytes() == source.read_bytes()
+
+
+def test_fs_deferred_sync_makes_blobs_durable_before_sync_returns(tmp_path: Path) -> None:
+    fs = FilesystemBlobStore(tmp_path / "blobs")
+    fs.create()
+    with fs.deferred_sync():
+        first = fs.put(io.BytesIO(b"one"))
+        again = fs.put(io.BytesIO(b"one"))
+        assert (first.created, again.created) == (True, False)
+        assert fs.sync() == {}
+        assert fs.path(first.sha256).read_bytes() == b"one"
+        second = fs.put(io.BytesIO(b"two"))
+    assert fs.path(second.sha256).read_bytes() == b"two"  # leaving the block syncs the rest
+    assert list(fs.tmp.iterdir()) == []

@@ -2,10 +2,11 @@
 
 Writing a blob:
 
-1. stream the input into ``blobs/tmp/<pid>-<random>`` while hashing it
-   (reading and hashing on the caller's thread, writing on a second thread, so
-   the two overlap; at most ``_QUEUE_DEPTH`` chunks are in flight, so memory is
-   flat for any size);
+1. copy the input into ``blobs/tmp/<pid>-<random>`` and hash it: a regular
+   file is copied by the kernel (copy_file_range) and the copy is hashed; any
+   other stream is hashed while it is written (reading and hashing on the
+   caller's thread, writing on a second thread; at most ``_QUEUE_DEPTH`` chunks
+   in flight). Memory is flat for any size either way;
 2. fsync the temporary file and make it read-only;
    (with `deferred_sync`, steps 2-4 run on a background thread, and `sync` waits for
    them: the caller overlaps them with reading the next input);
@@ -20,6 +21,7 @@ durable blob; stray temporary files are removed by `remove_stale_temporaries`.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import queue
@@ -77,6 +79,7 @@ class FilesystemBlobStore:
         self.tmp = root / "tmp"
         self._syncer: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[bool]] = {}
+        self._pending_lock = threading.Lock()
 
     def create(self) -> None:
         """Create the folder layout (idempotent)."""
@@ -91,9 +94,12 @@ class FilesystemBlobStore:
 
     def put(self, stream: BinaryIO) -> StoredBlob:
         tmp_path = self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}"
-        fd = os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fd = os.open(tmp_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            sha256, size, head = self._stream_into(stream, fd)
+            if _copy_in_kernel(stream, fd):
+                sha256, size, head = _hash_fd(fd)
+            else:
+                sha256, size, head = self._stream_into(stream, fd)
         except BaseException:
             os.close(fd)
             tmp_path.unlink(missing_ok=True)
@@ -101,10 +107,11 @@ class FilesystemBlobStore:
         if self._syncer is None:
             return StoredBlob(sha256, size, self._finish(fd, tmp_path, sha256), head)
         # Deferred: make it durable on the syncer thread while the caller reads on.
-        created = sha256 not in self._pending and not self.exists(sha256)
-        if created:
-            self._pending[sha256] = self._syncer.submit(self._finish, fd, tmp_path, sha256)
-        else:
+        with self._pending_lock:
+            created = sha256 not in self._pending and not self.exists(sha256)
+            if created:
+                self._pending[sha256] = self._syncer.submit(self._finish, fd, tmp_path, sha256)
+        if not created:
             os.close(fd)
             tmp_path.unlink(missing_ok=True)
         return StoredBlob(sha256, size, created, head)
@@ -140,12 +147,13 @@ class FilesystemBlobStore:
     def sync(self) -> dict[str, BlobError]:
         """Wait until every deferred blob is durable; return those that failed, by SHA-256."""
         failed: dict[str, BlobError] = {}
-        for sha256, future in list(self._pending.items()):
+        with self._pending_lock:
+            pending, self._pending = self._pending, {}
+        for sha256, future in pending.items():
             try:
                 future.result()
             except OSError as exc:
                 failed[sha256] = BlobError(f"cannot store blob {sha256}: {exc}")
-        self._pending.clear()
         return failed
 
     def _stream_into(self, stream: BinaryIO, fd: int) -> tuple[str, int, bytes]:
@@ -234,6 +242,47 @@ class FilesystemBlobStore:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+def _copy_in_kernel(stream: BinaryIO, fd: int) -> bool:
+    """Copy a regular file into *fd* with copy_file_range(2); False if that is not possible.
+
+    The kernel copies page cache to page cache, without a trip through Python. The
+    caller then hashes the *copy*, so the blob's name always matches the bytes kept,
+    even if the source changes meanwhile.
+    """
+    try:
+        source = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return False
+    if not stat.S_ISREG(os.fstat(source).st_mode) or not hasattr(os, "copy_file_range"):
+        return False
+    start = os.lseek(source, 0, os.SEEK_CUR)
+    try:
+        while os.copy_file_range(source, fd, 1 << 30):
+            pass
+    except OSError as exc:
+        if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
+            raise
+        os.lseek(source, start, os.SEEK_SET)  # not supported here: stream instead
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.ftruncate(fd, 0)
+        return False
+    return True
+
+
+def _hash_fd(fd: int) -> tuple[str, int, bytes]:
+    """SHA-256, size and first bytes of what *fd* holds, read from the start."""
+    digest = hashlib.sha256()
+    size = 0
+    head = b""
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, CHUNK_SIZE):
+        digest.update(chunk)
+        if size < HEAD_SIZE:
+            head += chunk[: HEAD_SIZE - size]
+        size += len(chunk)
+    return digest.hexdigest(), size, head
 
 
 def _process_alive(pid: int) -> bool:
