@@ -154,3 +154,16 @@ def test_a_torn_last_line_is_a_warning(filled: Archive) -> None:
     report = verify_archive(filled.root)
     assert report.ok
     assert any("incomplete last line" in f.message for f in report.findings)
+
+
+def test_a_checkpoint_for_another_origin_is_an_error(filled: Archive) -> None:
+    from vigil.ledger.checkpoint import Checkpoint, sign_checkpoint
+
+    size = filled.log.checkpoint_sizes()[-1]
+    path = filled.log.checkpoint_path(size)
+    path.write_text(
+        sign_checkpoint(Checkpoint("elsewhere/log", size, filled.log.root(size)), filled.signer)
+    )
+    report = verify_archive(filled.root)
+    (error,) = report.errors
+    assert error.subject == f"checkpoint {path.name}" and "origin 'elsewhere/log'" in error.message

@@ -19,29 +19,17 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import secrets
 import shutil
-import threading
-import time
-from collections import deque
+import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
-
-import magic
+from typing import Any
 
 from vigil.blobs.fs import FilesystemBlobStore, fsync_dir
-from vigil.capture.files import (
-    FileCandidate,
-    Skipped,
-    claimed_file_metadata,
-    describe_path,
-    open_regular,
-    walk,
-)
+from vigil.capture.adding import AddResult, FileAdder
 from vigil.db.engine import make_engine, sqlite_url
 from vigil.db.index import Index, ItemRow
 from vigil.errors import (
@@ -49,56 +37,22 @@ from vigil.errors import (
     ArchiveNotFound,
     DatabaseError,
     ForeignFolder,
-    InputError,
 )
-from vigil.events import ITEM_ADDED, Actor, Event, decode_event, encode_event, rfc3339, utc_now
-from vigil.ids import new_item_id
+from vigil.events import Event, decode_event, encode_event
 from vigil.ledger import merkle
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from vigil.ledger.log import Log, LogWriter
 from vigil.ledger.note import Signer, Verifier
 from vigil.ledger.tlogproof import TlogProof
+from vigil.verify import Progress, VerifyReport, verify_archive
 
 __all__ = ["ARCHIVE_FORMAT", "AddResult", "Archive", "Item"]
+
+logger = logging.getLogger(__name__)
 
 ARCHIVE_FORMAT = 1
 CONFIG_NAME = "vigil.toml"
 Item = ItemRow
-Status = Literal["stored", "exists", "skipped", "error"]
-_STORE_THREADS = 2  # files stored at once by `add`
-_STORE_WINDOW = 8  # files found ahead of the one whose result is taken next
-
-
-@dataclass(frozen=True)
-class AddResult:
-    """What happened to one path given to `add_paths`."""
-
-    path: str
-    status: Status
-    message: str = ""
-    item: ItemRow | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "status": self.status}
-        if self.message:
-            out["message"] = self.message
-        if self.item is not None:
-            out.update(id=self.item.id, sha256=self.item.sha256, size=self.item.size)
-            out["media_type"] = self.item.media_type
-        return out
-
-
-@dataclass
-class _Pending:
-    candidate: FileCandidate
-    event: dict[str, Any]
-    message: str = ""
-
-
-@dataclass
-class _Batch:
-    pending: list[_Pending] = field(default_factory=list)
-    started: float = field(default_factory=time.monotonic)
 
 
 def _write_private(path: Path, text: str, mode: int) -> None:
@@ -129,7 +83,6 @@ class Archive:
         self.verifier = verifier
         self.blobs = FilesystemBlobStore(root / "blobs")
         self.log = Log(root / "ledger")
-        self._local = threading.local()
 
     # -- creating and opening -------------------------------------------------------
 
@@ -228,7 +181,12 @@ class Archive:
             f.seek(-8, os.SEEK_END)
             return int.from_bytes(f.read(8), "big")
 
-    def _catch_up(self, writer: LogWriter, chunk: int = 5000) -> None:
+    def _catch_up(
+        self,
+        writer: LogWriter,
+        chunk: int = 5000,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
         """Apply ledger entries the index has not seen (after a crash, or a rebuild)."""
         start = self.index.ledger_size()
         if start > writer.size:
@@ -241,6 +199,10 @@ class Archive:
             batch = [decode_event(i, self.log.entry(i)) for i in range(first, last)]
             with self.index.engine.begin() as conn:
                 self.index.apply(conn, batch)
+            if progress is not None:
+                progress(last, writer.size)
+        if writer.size > start:
+            logger.info("index: applied %d ledger entries", writer.size - start)
         for size in self.log.checkpoint_sizes():
             if size <= writer.size:
                 self._index_checkpoint(size)
@@ -256,6 +218,17 @@ class Archive:
         with self.log.writer() as writer:
             self._catch_up(writer)
             return self._append(writer, datas)
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[Callable[[Sequence[dict[str, Any]]], list[Event]]]:
+        """Hold the ledger lock (index caught up) and yield a function that appends events.
+
+        For writers that must decide what to log while no one else can append, such as
+        `add`, which skips content already held from the same path.
+        """
+        with self.log.writer() as writer:
+            self._catch_up(writer)
+            yield lambda datas: self._append(writer, datas)
 
     def _append(self, writer: LogWriter, datas: Sequence[dict[str, Any]]) -> list[Event]:
         raws = [encode_event(d) for d in datas]
@@ -279,130 +252,16 @@ class Archive:
         batch_size: int = 256,
         batch_seconds: float = 1.0,
     ) -> list[AddResult]:
-        """Store every file under *paths*; log one ``item.added`` event per new item.
-
-        Results are passed to *report* as soon as they are durable (in batches),
-        then returned. A signed checkpoint covering them is written at the end.
-        """
-        results: list[AddResult] = []
-        actor = Actor.current().as_json()
-
-        def emit(result: AddResult) -> None:
-            results.append(result)
-            if report is not None:
-                report(result)
-
-        with self.blobs.deferred_sync():
-            self._add_found(
-                paths, follow_symlinks, actor, emit, on_bytes, batch_size, batch_seconds
-            )
-        self.checkpoint()
-        return results
-
-    def _add_found(
-        self,
-        paths: Iterable[Path],
-        follow_symlinks: bool,
-        actor: dict[str, str],
-        emit: Callable[[AddResult], None],
-        on_bytes: Callable[[int], None] | None,
-        batch_size: int,
-        batch_seconds: float,
-    ) -> None:
-        # Files are stored by a few threads at once (copying, hashing and fsync all run
-        # outside the GIL), and their results are taken in the order they were found.
-        batch = _Batch()
-        in_flight: deque[Skipped | tuple[FileCandidate, Future[_Pending]]] = deque()
-
-        def take_oldest() -> None:
-            nonlocal batch
-            oldest = in_flight.popleft()
-            if isinstance(oldest, Skipped):
-                emit(AddResult(oldest.path, "error" if oldest.error else "skipped", oldest.reason))
-                return
-            found, future = oldest
-            try:
-                pending = future.result()
-            except InputError as exc:
-                emit(AddResult(describe_path(found.path)["path"], "error", str(exc)))
-                return
-            if on_bytes is not None:
-                on_bytes(int(pending.event["size"]))
-            batch.pending.append(pending)
-            if len(batch.pending) >= batch_size or time.monotonic() - batch.started > batch_seconds:
-                self._commit_batch(batch.pending, emit)
-                batch = _Batch()
-
-        with ThreadPoolExecutor(_STORE_THREADS, thread_name_prefix="vigil-store") as pool:
-            for found in walk(paths, follow_symlinks=follow_symlinks, exclude=self.root):
-                if isinstance(found, Skipped):
-                    in_flight.append(found)
-                else:
-                    in_flight.append((found, pool.submit(self._store_file, found, actor)))
-                while len(in_flight) > _STORE_WINDOW:
-                    take_oldest()
-            while in_flight:
-                take_oldest()
-        self._commit_batch(batch.pending, emit)
-
-    def _store_file(self, candidate: FileCandidate, actor: dict[str, str]) -> _Pending:
-        stream, st = open_regular(candidate)
-        try:
-            with stream:
-                stored = self.blobs.put(stream)
-        except OSError as exc:
-            raise InputError(
-                f"{describe_path(candidate.path)['path']}: cannot read: {exc}"
-            ) from exc
-        names = describe_path(candidate.path)
-        event: dict[str, Any] = {
-            "v": 1,
-            "type": ITEM_ADDED,
-            "at": rfc3339(utc_now()),
-            "item": new_item_id(),
-            "sha256": stored.sha256,
-            "size": stored.size,
-            "media_type": self._sniff(stored.head),
-            **names,
-            "claimed": claimed_file_metadata(st, candidate.link_target),
-            "actor": actor,
-        }
-        return _Pending(candidate, event, "empty file" if stored.size == 0 else "")
-
-    def _sniff(self, head: bytes) -> str:
-        """Media type from the first bytes (libmagic; one instance per thread, as it requires)."""
-        if not head:
-            return "application/x-empty"
-        if not hasattr(self._local, "magic"):
-            self._local.magic = magic.Magic(mime=True)
-        media_type: str = self._local.magic.from_buffer(head)
-        return media_type
-
-    def _commit_batch(self, pending: list[_Pending], emit: Callable[[AddResult], None]) -> None:
-        if not pending:
-            return
-        failed = self.blobs.sync()  # every blob durable before its entry is logged
-        if failed:
-            for p in pending:
-                if p.event["sha256"] in failed:
-                    emit(AddResult(p.event["path"], "error", str(failed[p.event["sha256"]])))
-            pending = [p for p in pending if p.event["sha256"] not in failed]
-        with self.log.writer() as writer:
-            self._catch_up(writer)
-            fresh: list[_Pending] = []
-            seen: dict[tuple[str, str], str] = {}
-            with self.index.engine.connect() as conn:
-                for p in pending:
-                    key = (p.event["sha256"], p.event["path"])
-                    existing = seen.get(key) or self.index.find_by_content(conn, *key)
-                    if existing is not None:
-                        emit(AddResult(key[1], "exists", f"already held as item {existing}"))
-                        continue
-                    seen[key] = p.event["item"]
-                    fresh.append(p)
-            logged = self._append(writer, [p.event for p in fresh])
-        for p, ev in zip(fresh, logged, strict=True):
-            emit(AddResult(p.event["path"], "stored", p.message, ItemRow.from_event(ev)))
+        """Store every file under *paths* as an item; see `vigil.capture.adding`."""
+        adder = FileAdder(
+            self,
+            follow_symlinks=follow_symlinks,
+            report=report,
+            on_bytes=on_bytes,
+            batch_size=batch_size,
+            batch_seconds=batch_seconds,
+        )
+        return adder.run(paths)
 
     # -- reading ----------------------------------------------------------------------
 
@@ -427,9 +286,6 @@ class Archive:
             if size > index:
                 return size
         return None
-
-    def open_blob(self, sha256: str) -> Any:
-        return self.blobs.open(sha256)
 
     # -- checkpoints and proofs -----------------------------------------------------
 
@@ -497,22 +353,20 @@ class Archive:
             writer = stack.enter_context(self.log.writer())
             with self.index.engine.begin() as conn:
                 self.index.clear(conn)
-            self._catch_up(writer)
-            if progress is not None:
-                progress(writer.size, writer.size)
-            self.blobs.remove_stale_temporaries()
+            self._catch_up(writer, progress=progress)
+            removed = self.blobs.remove_stale_temporaries()
+            if removed:
+                logger.info("blobs: removed %d temporary files of interrupted writers", removed)
             return writer.size
 
-    def verify(self, **kwargs: Any) -> Any:
-        """Check every blob, entry and checkpoint; see `vigil.verify.verify_archive`."""
-        from vigil.verify import verify_archive
-
-        return verify_archive(self.root, **kwargs)
+    def verify(
+        self, *, trusted_key: Verifier | None = None, progress: Progress | None = None
+    ) -> VerifyReport:
+        """Check every blob, entry and checkpoint from the files alone (`vigil.verify`)."""
+        return verify_archive(self.root, trusted_key=trusted_key, progress=progress)
 
 
 def _read_config(path: Path) -> dict[str, Any]:
-    import tomllib
-
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
@@ -523,9 +377,3 @@ def _read_config(path: Path) -> dict[str, Any]:
     if not isinstance(section.get("origin"), str):
         raise ForeignFolder(f"{path}: the archive configuration names no origin")
     return section
-
-
-def iter_events(log: Log) -> Iterator[Event]:
-    """Decode every entry of a ledger in order (raises `LedgerCorrupt` on a bad one)."""
-    for index, raw in log.iter_entries():
-        yield decode_event(index, raw)

@@ -25,6 +25,7 @@ the context that caused it (a path, an item, an entry index) in its message.
     │   ├── MalformedKey             not a well-formed vkey/skey
     │   ├── InvalidSignature         a signature by a known key does not verify
     │   ├── UnverifiedNote           no signature by any known key
+    │   │   └── ledger.note.UnverifiedNoteError   the same, carrying the unverified signatures
     │   └── AmbiguousKey             two known keys share a name and key id
     ├── CheckpointError              not a well-formed tlog-checkpoint / tlog-proof
     └── DatabaseError                the index database (connection, migration)

@@ -213,7 +213,13 @@ def _check_checkpoints(
             report.add("error", subject, f"does not verify: {exc}")
             continue
         report.checkpoints += 1
-        if checkpoint.size != size:
+        if checkpoint.origin != verifiers[0].name:
+            report.add(
+                "error",
+                subject,
+                f"origin {checkpoint.origin!r} is not the key's {verifiers[0].name!r}",
+            )
+        elif checkpoint.size != size:
             report.add(
                 "error", subject, f"file name says size {size}, content says {checkpoint.size}"
             )

@@ -116,3 +116,12 @@ def test_checkpoint_files_are_written_once(log: Log) -> None:
 def test_leaf_hash_is_rfc9162(log: Log) -> None:
     _append(log, [b"abc"])
     assert log.leaf_hash(0) == hashlib.sha256(b"\x00abc").digest()
+
+
+def test_dropping_a_torn_line_is_logged(log: Log, caplog: pytest.LogCaptureFixture) -> None:
+    _append(log, _entries(2))
+    with log.entries_path.open("ab") as f:
+        f.write(b'{"torn')
+    with caplog.at_level("WARNING", logger="vigil.ledger.log"), log.writer():
+        pass
+    assert "dropped an incomplete last entry (6 bytes)" in caplog.text

@@ -17,7 +17,6 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
-from rich.table import Table
 
 from vigil.archive import AddResult, Archive
 from vigil.cli.main import State, cli, emit_json, pass_state
@@ -152,10 +151,9 @@ def ls_(state: State, limit: int | None, offset: int, as_json: bool) -> None:
     if as_json:
         emit_json([i.as_json() for i in items])
         return
-    table = Table("id", "sha256", "size", "media type", "name", box=None)
+    # plain lines: ids and names are never cut, whatever the terminal's width
     for i in items:
-        table.add_row(i.id, i.sha256[:16], str(i.size), i.media_type, escape(i.name))
-    state.out.print(table)
+        click.echo(f"{i.id}  {i.sha256[:16]}  {i.size:>12}  {i.media_type:24}  {i.name}")
 
 
 @cli.command()
@@ -361,8 +359,11 @@ def reindex(state: State) -> None:
     Example:
       vigil reindex
     """
-    with state.open() as archive:
-        entries = archive.reindex()
+    with state.open() as archive, _progress(state) as progress:
+        task = progress.add_task("reindexing", total=None)
+        entries = archive.reindex(
+            progress=lambda done, total: progress.update(task, completed=done, total=total)
+        )
         items = archive.index.count_items()
     state.out.print(f"Reindexed {entries} ledger entries ({items} items).")
 

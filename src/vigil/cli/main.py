@@ -7,6 +7,7 @@ problems, some files could not be added, or any Vigil error); 2 bad usage.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -85,10 +86,13 @@ class _Group(click.Group):
     ),
 )
 @_setting_options
+@click.option("-v", "--verbose", count=True, help="Say more about what happens (repeat for debug).")
 @click.version_option(__version__, prog_name="vigil")
 @click.pass_context
-def cli(ctx: click.Context, archive: str, database_url: str | None) -> None:
+def cli(ctx: click.Context, archive: str, database_url: str | None, verbose: int) -> None:
     """Vigil: keep what was posted, prove it was not altered, let anyone check offline."""
+    level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
+    logging.basicConfig(level=level, format="vigil: %(levelname)s: %(message)s")
     ctx.obj = State(archive, database_url)
 
 

@@ -20,6 +20,7 @@ that does `append` return, so a returned index is durable (design invariant 2).
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import struct
 from collections.abc import Iterator, Sequence
@@ -32,6 +33,8 @@ from vigil.errors import LedgerCorrupt, LedgerError
 from vigil.ledger import merkle
 
 __all__ = ["Log", "LogWriter"]
+
+logger = logging.getLogger(__name__)
 
 _OFFSET = struct.Struct(">Q")
 _H = merkle.HASH_SIZE
@@ -225,6 +228,12 @@ class LogWriter:
             indexed_end = _read_offset(offsets, count - 1)
             new_ends, torn_at = self._scan_tail(indexed_end, entries_size)
             if torn_at is not None:
+                logger.warning(
+                    "%s: dropped an incomplete last entry (%d bytes) left by an interrupted "
+                    "append; it was never acknowledged",
+                    log.entries_path,
+                    entries_size - torn_at,
+                )
                 with log.entries_path.open("r+b") as entries:
                     entries.truncate(torn_at)
                     os.fsync(entries.fileno())
@@ -235,6 +244,13 @@ class LogWriter:
             os.fsync(offsets.fileno())
             self.size = count + len(new_ends)
         self._repair_levels()
+        if new_ends or self.repaired:
+            logger.info(
+                "%s: caches brought up to date (%d entries indexed, %d hashes computed)",
+                log.folder,
+                len(new_ends),
+                self.repaired,
+            )
 
     def _scan_tail(self, start: int, end: int) -> tuple[list[int], int | None]:
         """End offsets of complete lines in [start, end) and where a torn line starts."""
