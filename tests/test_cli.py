@@ -165,3 +165,16 @@ def test_demo_runs_and_verifies(tmp_path: Path) -> None:
     assert "Verified: OK" in result.stdout and "c2sp.org/tlog-proof@v1" in result.stdout
     again = run_vigil("demo", "--dir", tmp_path / "demo", archive_path=tmp_path / "unused")
     assert again.returncode == 0 and "exists" in again.stdout
+
+
+def test_an_unreachable_database_fails_init_cleanly(tmp_path: Path) -> None:
+    result = run_vigil(
+        "--database-url", "postgresql://127.0.0.1:1/none", "init", archive_path=tmp_path / "a"
+    )
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert (
+        line.startswith("vigil: error: cannot prepare the index database:")
+        and "Connection refused" in line
+    )
+    assert not (tmp_path / "a").exists() and list(tmp_path.iterdir()) == []

@@ -9,11 +9,14 @@ same content twice keeps one copy; an existing blob is never rewritten.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO, Protocol
 
-__all__ = ["CHUNK_SIZE", "HEAD_SIZE", "BlobStore", "StoredBlob", "check_sha256"]
+ByteProgress = Callable[[int], None]
+"""Called with a count of bytes just stored (the counts add up to the blob's size)."""
+
+__all__ = ["CHUNK_SIZE", "HEAD_SIZE", "BlobStore", "ByteProgress", "StoredBlob", "check_sha256"]
 
 CHUNK_SIZE = 1 << 20
 """Bytes read and written per step when streaming."""
@@ -44,8 +47,11 @@ class StoredBlob:
 class BlobStore(Protocol):
     """Immutable content-addressed storage."""
 
-    def put(self, stream: BinaryIO) -> StoredBlob:
-        """Store everything read from *stream*; return once it is durable."""
+    def put(self, stream: BinaryIO, progress: ByteProgress | None = None) -> StoredBlob:
+        """Store everything read from *stream*; return once it is durable.
+
+        *progress*, if given, is called with each number of bytes stored so far.
+        """
         ...
 
     def open(self, sha256: str) -> BinaryIO:

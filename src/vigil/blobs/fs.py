@@ -33,12 +33,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from vigil.blobs.base import CHUNK_SIZE, HEAD_SIZE, StoredBlob, check_sha256
+from vigil.blobs.base import CHUNK_SIZE, HEAD_SIZE, ByteProgress, StoredBlob, check_sha256
 from vigil.errors import BlobError, BlobNotFound
 
 __all__ = ["FilesystemBlobStore", "fsync_dir"]
 
 _QUEUE_DEPTH = 16
+_KERNEL_STEP = 64 << 20  # bytes per copy_file_range call (progress granularity)
 
 
 def fsync_dir(path: Path) -> None:
@@ -92,14 +93,14 @@ class FilesystemBlobStore:
         check_sha256(sha256)
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
-    def put(self, stream: BinaryIO) -> StoredBlob:
+    def put(self, stream: BinaryIO, progress: ByteProgress | None = None) -> StoredBlob:
         tmp_path = self.tmp / f"{os.getpid()}-{secrets.token_hex(8)}"
         fd = os.open(tmp_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            if _copy_in_kernel(stream, fd):
+            if _copy_in_kernel(stream, fd, progress):
                 sha256, size, head = _hash_fd(fd)
             else:
-                sha256, size, head = self._stream_into(stream, fd)
+                sha256, size, head = self._stream_into(stream, fd, progress)
         except BaseException:
             os.close(fd)
             tmp_path.unlink(missing_ok=True)
@@ -156,7 +157,9 @@ class FilesystemBlobStore:
                 failed[sha256] = BlobError(f"cannot store blob {sha256}: {exc}")
         return failed
 
-    def _stream_into(self, stream: BinaryIO, fd: int) -> tuple[str, int, bytes]:
+    def _stream_into(
+        self, stream: BinaryIO, fd: int, progress: ByteProgress | None
+    ) -> tuple[str, int, bytes]:
         digest = hashlib.sha256()
         writer = _Writer(fd)
         writer.start()
@@ -169,6 +172,8 @@ class FilesystemBlobStore:
                     head += chunk[: HEAD_SIZE - size]
                 size += len(chunk)
                 writer.chunks.put(chunk)
+                if progress is not None:
+                    progress(len(chunk))
                 if writer.error is not None:
                     break
         finally:
@@ -244,7 +249,7 @@ class FilesystemBlobStore:
         return removed
 
 
-def _copy_in_kernel(stream: BinaryIO, fd: int) -> bool:
+def _copy_in_kernel(stream: BinaryIO, fd: int, progress: ByteProgress | None) -> bool:
     """Copy a regular file into *fd* with copy_file_range(2); False if that is not possible.
 
     The kernel copies page cache to page cache, without a trip through Python. The
@@ -259,8 +264,9 @@ def _copy_in_kernel(stream: BinaryIO, fd: int) -> bool:
         return False
     start = os.lseek(source, 0, os.SEEK_CUR)
     try:
-        while os.copy_file_range(source, fd, 1 << 30):
-            pass
+        while copied := os.copy_file_range(source, fd, _KERNEL_STEP):
+            if progress is not None:
+                progress(copied)
     except OSError as exc:
         if exc.errno not in (errno.EXDEV, errno.ENOSYS, errno.EOPNOTSUPP, errno.EINVAL):
             raise

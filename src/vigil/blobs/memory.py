@@ -7,7 +7,7 @@ import io
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from vigil.blobs.base import CHUNK_SIZE, HEAD_SIZE, StoredBlob, check_sha256
+from vigil.blobs.base import CHUNK_SIZE, HEAD_SIZE, ByteProgress, StoredBlob, check_sha256
 from vigil.errors import BlobNotFound
 
 __all__ = ["MemoryBlobStore"]
@@ -19,12 +19,14 @@ class MemoryBlobStore:
     def __init__(self) -> None:
         self._blobs: dict[str, bytes] = {}
 
-    def put(self, stream: BinaryIO) -> StoredBlob:
+    def put(self, stream: BinaryIO, progress: ByteProgress | None = None) -> StoredBlob:
         buffer = io.BytesIO()
         digest = hashlib.sha256()
         while chunk := stream.read(CHUNK_SIZE):
             digest.update(chunk)
             buffer.write(chunk)
+            if progress is not None:
+                progress(len(chunk))
         data = buffer.getvalue()
         sha256 = digest.hexdigest()
         created = sha256 not in self._blobs

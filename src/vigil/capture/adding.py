@@ -86,7 +86,7 @@ class FileAdder:
         *,
         follow_symlinks: bool = False,
         report: Callable[[AddResult], None] | None = None,
-        on_bytes: Callable[[int], None] | None = None,
+        on_bytes: Callable[[int], None] | None = None,  # called from store threads
         batch_size: int = 256,
         batch_seconds: float = 1.0,
     ) -> None:
@@ -131,8 +131,6 @@ class FileAdder:
             except InputError as exc:
                 self._emit(AddResult(describe_path(found.path)["path"], "error", str(exc)))
                 return
-            if self.on_bytes is not None:
-                self.on_bytes(int(pending.event["size"]))
             batch.pending.append(pending)
             full = len(batch.pending) >= self.batch_size
             if full or time.monotonic() - batch.started > self.batch_seconds:
@@ -158,7 +156,7 @@ class FileAdder:
         stream, st = open_regular(candidate)
         try:
             with stream:
-                stored = self.archive.blobs.put(stream)
+                stored = self.archive.blobs.put(stream, self.on_bytes)
         except OSError as exc:
             raise InputError(
                 f"{describe_path(candidate.path)['path']}: cannot read: {exc}"

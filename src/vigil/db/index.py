@@ -85,7 +85,7 @@ class Index:
                 if MigrationContext.configure(conn).get_current_revision() != head:
                     command.upgrade(config, "head")
         except SQLAlchemyError as exc:
-            raise DatabaseError(f"cannot prepare the index database: {exc}") from exc
+            raise DatabaseError(f"cannot prepare the index database: {_one_line(exc)}") from exc
 
     def bind(self, origin: str) -> None:
         """Tie an empty database to the archive *origin*; refuse another archive's database."""
@@ -215,6 +215,11 @@ class Index:
         with self.engine.connect() as conn:
             rows = conn.execute(select(checkpoints.c.size).order_by(checkpoints.c.size))
             return [int(r[0]) for r in rows]
+
+
+def _one_line(exc: SQLAlchemyError) -> str:
+    """The driver's own message, on one line (without SQLAlchemy's background link)."""
+    return " ".join(str(getattr(exc, "orig", None) or exc).split())
 
 
 def _item_row(ev: Event) -> dict[str, Any]:
