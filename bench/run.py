@@ -42,17 +42,35 @@ def _line(name: str, value: str, ratio: float, reference: str, goal: str) -> Non
     print(f"{name:44} {value:>18}   ratio {ratio:6.2f}   (reference: {reference}; goal {goal})")
 
 
-def _run_measured(command: list[str], env: dict[str, str] | None = None) -> tuple[float, int]:
-    """Wall time and peak RSS (KiB) of one child process."""
-    started = time.perf_counter()
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(
-            f"{command[:4]} failed: {proc.stderr.read().decode() if proc.stderr else ''}"
+_PEAK = (
+    "import atexit, sys\n"
+    "def peak():\n"
+    "    status = open('/proc/self/status').read()\n"
+    "    sys.stderr.write('VmHWM ' + status.split('VmHWM:')[1].split()[0] + '\\n')\n"
+    "atexit.register(peak)\n"
+)
+
+
+def _run_measured(command: list[str]) -> tuple[float, int]:
+    """Wall time and peak RSS (KiB, the child's own VmHWM) of one Python child process.
+
+    *command* is the argument list of `python -m vigil` or `python -c CODE`; ru_maxrss
+    is not used, as Linux carries it over fork+exec from this (larger) process.
+    """
+    if command[:3] == [sys.executable, "-m", "vigil"]:
+        code = (
+            _PEAK
+            + f"sys.argv = {['vigil', *command[3:]]!r}\nfrom vigil.cli.main import main\nmain()\n"
         )
-    return elapsed, usage.ru_maxrss
+    else:
+        code = _PEAK + command[2]
+    started = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"{command[:4]} failed: {proc.stderr}")
+    peak = int(proc.stderr.rsplit("VmHWM ", 1)[1].split()[0])
+    return elapsed, peak
 
 
 def _warm(paths: list[Path]) -> None:

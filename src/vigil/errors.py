@@ -27,6 +27,7 @@ the context that caused it (a path, an item, an entry index) in its message.
     │   ├── UnverifiedNote           no signature by any known key
     │   │   └── ledger.note.UnverifiedNoteError   the same, carrying the unverified signatures
     │   └── AmbiguousKey             two known keys share a name and key id
+    ├── CaptureError                 a URL could not be fetched at all (nothing stored)
     ├── CheckpointError              not a well-formed tlog-checkpoint / tlog-proof
     └── DatabaseError                the index database (connection, migration)
 """
@@ -42,6 +43,7 @@ __all__ = [
     "BlobCorrupt",
     "BlobError",
     "BlobNotFound",
+    "CaptureError",
     "CheckpointError",
     "DatabaseError",
     "ForeignFolder",
@@ -137,6 +139,10 @@ class UnverifiedNote(NoteError):
 
 class AmbiguousKey(NoteError):
     """More than one known key has the name and key id used by a signature."""
+
+
+class CaptureError(VigilError):
+    """A URL could not be fetched at all (no response), so nothing was stored."""
 
 
 class CheckpointError(VigilError):

@@ -11,8 +11,14 @@ An event is a JSON object with at least::
 * The bytes logged are ``rfc8785.dumps(event)``: one line, no insignificant
   whitespace, sorted keys, so anyone can re-derive them and their leaf hash.
 
-Event types so far: ``item.added`` (a new item: its blob, size, media type,
-original name and path, claimed file times, observed capture context).
+Event types so far:
+
+* ``item.added``: a new item. Its blob, size, media type, name; ``kind`` (``file``
+  when absent; ``warc``, ``page``, ``media`` for web captures); for files the
+  original ``path`` and claimed file times, for web items the ``url`` and the
+  ``parent`` item (the WARC capture they came from) and HTTP details.
+* ``derivative.added``: something computed from item ``of`` (extracted text, …),
+  stored as a new item with the ``tool`` and version that made it.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from vigil import __version__
 from vigil.errors import LedgerCorrupt
 
 __all__ = [
+    "DERIVATIVE_ADDED",
     "EVENT_VERSION",
     "ITEM_ADDED",
     "Actor",
@@ -44,6 +51,7 @@ __all__ = [
 
 EVENT_VERSION = 1
 ITEM_ADDED = "item.added"
+DERIVATIVE_ADDED = "derivative.added"
 _REQUIRED = {"v": int, "type": str, "at": str, "sha256": str, "actor": dict}
 
 

@@ -35,7 +35,7 @@ from typing import Any, Literal
 
 from vigil.blobs.fs import FilesystemBlobStore
 from vigil.errors import LedgerCorrupt, LedgerError, NoteError, ProofError, VigilError
-from vigil.events import ITEM_ADDED, decode_event
+from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, decode_event
 from vigil.ledger import merkle
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
 from vigil.ledger.log import Log
@@ -182,7 +182,7 @@ def _check_event(index: int, raw: bytes, blobs: dict[str, _Blob], report: Verify
     except LedgerCorrupt as exc:
         report.add("error", f"entry {index}", str(exc).removeprefix(f"entry {index}: "))
         return
-    if event.type == ITEM_ADDED:
+    if event.type in (ITEM_ADDED, DERIVATIVE_ADDED):
         report.items += 1
         blob = blobs[event.sha256]
         label = _item_label(event.item or "?", str(event.data.get("name", "")))

@@ -11,7 +11,6 @@ path), the index is committed, and only then is each file reported stored.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -19,8 +18,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
-
-import magic
 
 from vigil.capture.files import (
     FileCandidate,
@@ -34,6 +31,7 @@ from vigil.db.index import ItemRow
 from vigil.errors import InputError
 from vigil.events import ITEM_ADDED, Actor, rfc3339, utc_now
 from vigil.ids import new_item_id
+from vigil.sniff import sniff_media_type
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -98,7 +96,6 @@ class FileAdder:
         self.batch_seconds = batch_seconds
         self.results: list[AddResult] = []
         self.actor = Actor.current().as_json()
-        self._local = threading.local()
 
     def run(self, paths: Iterable[Path]) -> list[AddResult]:
         """Store every file under *paths*; a signed checkpoint covering them ends the run."""
@@ -169,21 +166,12 @@ class FileAdder:
             "item": new_item_id(),
             "sha256": stored.sha256,
             "size": stored.size,
-            "media_type": self._sniff(stored.head),
+            "media_type": sniff_media_type(stored.head),
             **names,
             "claimed": claimed_file_metadata(st, candidate.link_target),
             "actor": self.actor,
         }
         return _Pending(candidate, event, "empty file" if stored.size == 0 else "")
-
-    def _sniff(self, head: bytes) -> str:
-        """Media type from the first bytes (libmagic; one instance per thread, as it requires)."""
-        if not head:
-            return "application/x-empty"
-        if not hasattr(self._local, "magic"):
-            self._local.magic = magic.Magic(mime=True)
-        media_type: str = self._local.magic.from_buffer(head)
-        return media_type
 
     def _commit_batch(self, pending: list[_Pending]) -> None:
         if not pending:

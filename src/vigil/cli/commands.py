@@ -387,4 +387,5 @@ def reindex(state: State) -> None:
     state.out.print(f"Reindexed {entries} ledger entries ({items} items).")
 
 
+from vigil.cli import capture as _capture  # noqa: E402,F401  (registers capture)
 from vigil.cli import offline as _offline  # noqa: E402,F401  (registers verify-proof, demo)

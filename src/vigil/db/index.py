@@ -20,7 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from vigil.db.schema import checkpoints, events, items, meta
 from vigil.errors import AmbiguousItem, DatabaseError, ItemNotFound
-from vigil.events import ITEM_ADDED, Event
+from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Event
 from vigil.ledger.checkpoint import Checkpoint
 
 __all__ = ["Index", "ItemRow"]
@@ -40,6 +40,9 @@ class ItemRow:
     added_at: str
     claimed: dict[str, Any]
     observed: dict[str, Any]
+    kind: str = "file"
+    url: str | None = None
+    parent_id: str | None = None
 
     @classmethod
     def from_event(cls, ev: Event) -> ItemRow:
@@ -58,6 +61,9 @@ class ItemRow:
             "added_at": self.added_at,
             "claimed": self.claimed,
             "observed": self.observed,
+            "kind": self.kind,
+            "url": self.url,
+            "parent_id": self.parent_id,
         }
 
 
@@ -135,7 +141,7 @@ class Index:
                     "entry": ev.raw.decode("utf-8"),
                 }
             )
-            if ev.type == ITEM_ADDED:
+            if ev.type in (ITEM_ADDED, DERIVATIVE_ADDED):
                 item_rows.append(_item_row(ev))
         conn.execute(insert(events), event_rows)
         if item_rows:
@@ -194,6 +200,12 @@ class Index:
         found = conn.execute(query).scalar()
         return None if found is None else str(found)
 
+    def children(self, item_id: str) -> list[ItemRow]:
+        """Items captured with or derived from *item_id*, oldest first."""
+        query = select(items).where(items.c.parent_id == item_id).order_by(items.c.added_index)
+        with self.engine.connect() as conn:
+            return [_row(r._mapping) for r in conn.execute(query)]
+
     def item_event_indexes(self, item_id: str) -> list[int]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -230,11 +242,14 @@ def _item_row(ev: Event) -> dict[str, Any]:
         "size": int(d["size"]),
         "media_type": str(d["media_type"]),
         "name": str(d["name"]),
-        "path": str(d["path"]),
+        "path": d.get("path"),
         "added_index": ev.index,
         "added_at": ev.at,
         "claimed": d.get("claimed", {}),
         "observed": {"at": ev.at, **d["actor"]},
+        "kind": str(d.get("kind", "file")),
+        "url": d.get("url"),
+        "parent_id": d.get("of") or d.get("parent"),
     }
 
 
@@ -250,6 +265,9 @@ def _row(m: Any) -> ItemRow:
         added_at=m["added_at"],
         claimed=dict(m["claimed"]),
         observed=dict(m["observed"]),
+        kind=m["kind"],
+        url=m["url"],
+        parent_id=m["parent_id"],
     )
 
 

@@ -22,11 +22,14 @@ items = Table(
     Column("size", BigInteger, nullable=False),
     Column("media_type", String(255), nullable=False),
     Column("name", Text, nullable=False),
-    Column("path", Text, nullable=False),
+    Column("path", Text, nullable=True),
     Column("added_index", BigInteger, nullable=False, unique=True),
     Column("added_at", String(32), nullable=False),
     Column("claimed", JSON, nullable=False),
     Column("observed", JSON, nullable=False),
+    Column("kind", String(32), nullable=False, server_default="file"),
+    Column("url", Text, nullable=True),
+    Column("parent_id", String(26), nullable=True, index=True),
 )
 Index("ix_items_sha256_path", items.c.sha256, items.c.path)
 

@@ -1,0 +1,130 @@
+"""What a captured HTML page links to and says: media URLs, main text and metadata.
+
+Media are found one hop deep: ``img`` (``src`` and ``srcset``), ``video``/``audio``
+and their ``source``, ``og:image`` / ``og:video`` meta tags, and links whose path
+ends like a media file. Text and metadata come from trafilatura; the language is
+the one trafilatura finds, else the page's own ``lang`` attribute (a claim).
+"""
+
+from __future__ import annotations
+
+import codecs
+import json
+import logging
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import lxml.html
+import trafilatura
+
+__all__ = ["MEDIA_EXTENSIONS", "PageText", "declared_charset", "extract_text", "media_urls"]
+
+logger = logging.getLogger(__name__)
+
+MEDIA_EXTENSIONS = (
+    ".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".heic", ".svg",
+    ".mp4", ".webm", ".mov", ".m4v", ".mkv", ".m3u8",
+    ".mp3", ".m4a", ".ogg", ".oga", ".opus", ".wav", ".pdf",
+)  # fmt: skip
+_META_MEDIA = {"og:image", "og:image:url", "og:image:secure_url", "og:video", "og:video:url",
+               "og:video:secure_url", "twitter:image", "twitter:player:stream"}  # fmt: skip
+MAX_MEDIA = 500
+
+
+def _parse(html: bytes) -> Any:
+    try:
+        return lxml.html.document_fromstring(html)
+    except (ValueError, lxml.etree.ParserError):
+        return None
+
+
+def media_urls(html: bytes, base_url: str) -> list[str]:
+    """Absolute http(s) URLs of the media a page shows or links to, in page order, once each."""
+    doc = _parse(html)
+    if doc is None:
+        return []
+    base = doc.xpath("string(//base/@href)") or base_url
+    base = urljoin(base_url, base)
+    found: list[str] = []
+    for element in doc.iter("img", "video", "audio", "source", "meta", "a", "link"):
+        tag = element.tag
+        candidates: list[str] = []
+        if tag in ("img", "video", "audio", "source"):
+            candidates += [element.get("src") or "", element.get("poster") or ""]
+            for part in (element.get("srcset") or "").split(","):
+                candidates.append(part.strip().split(" ")[0])
+        elif tag == "meta":
+            key = element.get("property") or element.get("name") or ""
+            if key.lower() in _META_MEDIA:
+                candidates.append(element.get("content") or "")
+        elif tag in ("a", "link"):
+            href = element.get("href") or ""
+            if urlsplit(href).path.lower().endswith(MEDIA_EXTENSIONS):
+                candidates.append(href)
+        for candidate in candidates:
+            url = urljoin(base, candidate.strip())
+            if candidate.strip() and urlsplit(url).scheme in ("http", "https") and url not in found:
+                found.append(url.split("#", 1)[0])
+    return found[:MAX_MEDIA]
+
+
+@dataclass(frozen=True)
+class PageText:
+    text: str
+    title: str | None
+    author: str | None
+    published: str | None  # as the page claims it
+    language: str | None
+    tool: str
+
+    def metadata(self) -> dict[str, str]:
+        fields = {"title": self.title, "author": self.author, "published": self.published,
+                  "language": self.language}  # fmt: skip
+        return {k: v for k, v in fields.items() if v}
+
+
+def declared_charset(content_type: str) -> str | None:
+    """The charset an HTTP Content-Type header declares, if Python knows it."""
+    match = re.search(r"charset\s*=\s*[\"']?([\w.:-]+)", content_type, re.IGNORECASE)
+    if match is None:
+        return None
+    try:
+        return codecs.lookup(match.group(1)).name
+    except LookupError:
+        return None
+
+
+def extract_text(html: bytes, url: str, content_type: str = "") -> PageText | None:
+    """Main text and metadata of a page, or None if it has no extractable text.
+
+    The charset the server declared is used when it decodes the page; only without
+    one is the encoding left to trafilatura's detection.
+    """
+    document: bytes | str = html
+    charset = declared_charset(content_type)
+    if charset is not None:
+        try:
+            document = html.decode(charset)
+        except UnicodeDecodeError:
+            document = html
+    try:
+        raw = trafilatura.extract(document, url=url, output_format="json", with_metadata=True)
+    except (ValueError, TypeError, lxml.etree.LxmlError) as exc:
+        logger.warning("%s: text extraction failed: %s", url, exc)
+        return None
+    doc = _parse(html)
+    lang = doc.get("lang") if doc is not None else None
+    tool = f"trafilatura {trafilatura.__version__}"
+    if not raw:
+        return None
+    data = json.loads(raw)
+    return PageText(
+        text=data.get("text") or "",
+        title=data.get("title"),
+        author=data.get("author"),
+        published=data.get("date"),
+        language=data.get("language") or lang,
+        tool=tool,
+    )

@@ -1,0 +1,266 @@
+"""`vigil capture URL`: a web page, its media and its text, as provable items.
+
+One capture makes:
+
+* a ``warc`` item: the WARC 1.1 file of every HTTP exchange (each redirect hop,
+  the page, each medium one hop deep), with server IPs and TLS certificates;
+* a ``page`` item and ``media`` items: each response body as its own blob (after
+  removing transfer and content encodings, i.e. the bytes a browser would use),
+  naming the WARC record it came from; their ``parent`` is the ``warc`` item;
+* a ``text`` derivative of the page (trafilatura): main text, with what the page
+  claims about itself (title, author, published time, language) kept as claims.
+
+All blobs are durable before one batch of events is logged; then a checkpoint is
+signed. A URL that gives no response at all stores nothing (`CaptureError`).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import platform
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+import trafilatura
+import warcio
+from warcio.archiveiterator import ArchiveIterator
+
+from vigil import __version__
+from vigil.blobs.base import StoredBlob
+from vigil.capture.fetch import Fetched, FetchOptions, WarcSession
+from vigil.capture.page import extract_text, media_urls
+from vigil.db.index import ItemRow
+from vigil.errors import CaptureError
+from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Actor, rfc3339, utc_now
+from vigil.ids import new_item_id
+from vigil.sniff import sniff_media_type
+
+if TYPE_CHECKING:
+    from vigil.archive import Archive
+
+__all__ = ["CaptureResult", "WebCapturer"]
+
+
+@dataclass
+class CaptureResult:
+    url: str
+    items: list[ItemRow] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "items": [
+                {"id": i.id, "sha256": i.sha256, "kind": i.kind, "url": i.url, "size": i.size}
+                for i in self.items
+            ],
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class _Response:
+    """One response record of the WARC and the blob of its body."""
+
+    url: str
+    status: int
+    content_type: str
+    record_id: str
+    warc_date: str
+    ip: str | None
+    blob: StoredBlob
+
+
+def _name_for(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.hostname or url
+
+
+class WebCapturer:
+    """Captures URLs into an archive."""
+
+    def __init__(
+        self, archive: Archive, options: FetchOptions | None = None, *, media: bool = True
+    ) -> None:
+        self.archive = archive
+        self.options = options or FetchOptions()
+        self.media = media
+        self.actor = Actor.current().as_json()
+
+    def capture(self, url: str) -> CaptureResult:
+        """Capture *url*; `CaptureError` (nothing stored) if it gives no response at all."""
+        if urlsplit(url).scheme not in ("http", "https"):
+            raise CaptureError(f"{url}: not an http(s) URL")
+        result = CaptureResult(url)
+        started = utc_now()
+        tmp = self.archive.blobs.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.warc.gz"
+        try:
+            with WarcSession(tmp, self.options) as session:
+                page = session.get(url, keep_body=True)
+                result.problems += [f"{url}: {page.problem}"] if page.problem else []
+                if self.media and page.body:
+                    for media_url in media_urls(page.body, page.final_url):
+                        result.problems += self._fetch_medium(session, media_url)
+            with tmp.open("rb") as f:
+                warc = self.archive.blobs.put(f)
+            responses, certificates = self._store_records(warc)
+            events = self._events(url, started, page, warc, responses, certificates, result)
+        finally:
+            tmp.unlink(missing_ok=True)
+        logged = self.archive.append_events(events)
+        self.archive.checkpoint()
+        result.items = [ItemRow.from_event(ev) for ev in logged]
+        return result
+
+    def _fetch_medium(self, session: WarcSession, url: str) -> list[str]:
+        try:
+            fetched = session.get(url)
+        except CaptureError as exc:
+            return [str(exc)]
+        if fetched.problem:
+            return [f"{url}: {fetched.problem}"]
+        if fetched.status is not None and fetched.status >= 400:
+            return [f"{url}: HTTP {fetched.status}"]
+        return []
+
+    def _store_records(self, warc: StoredBlob) -> tuple[list[_Response], list[dict[str, str]]]:
+        """Store each response body and TLS certificate found in the stored WARC."""
+        responses: list[_Response] = []
+        certificates: list[dict[str, str]] = []
+        with self.archive.blobs.open(warc.sha256) as stream:
+            for record in ArchiveIterator(stream):
+                headers = record.rec_headers
+                uri = headers.get_header("WARC-Target-URI")
+                if record.rec_type == "metadata" and (
+                    headers.get_header("Content-Type") == "application/pkix-cert"
+                ):
+                    blob = self.archive.blobs.put(record.content_stream())
+                    certificates.append({"url": uri, "sha256": blob.sha256})
+                if record.rec_type != "response" or record.http_headers is None:
+                    continue
+                status = int(record.http_headers.get_statuscode() or 0)
+                if 300 <= status < 400:
+                    continue  # a redirect hop: kept in the WARC and listed in the event
+                blob = self.archive.blobs.put(record.content_stream())
+                if blob.size == 0:
+                    continue
+                responses.append(
+                    _Response(
+                        url=uri,
+                        status=status,
+                        content_type=record.http_headers.get_header("Content-Type") or "",
+                        record_id=headers.get_header("WARC-Record-ID"),
+                        warc_date=headers.get_header("WARC-Date"),
+                        ip=headers.get_header("WARC-IP-Address"),
+                        blob=blob,
+                    )
+                )
+        return responses, certificates
+
+    def _tools(self) -> dict[str, str]:
+        return {
+            "vigil": __version__,
+            "requests": requests.__version__,
+            "warcio": getattr(warcio, "__version__", "?"),
+            "trafilatura": trafilatura.__version__,
+            "python": platform.python_version(),
+        }
+
+    def _events(
+        self,
+        url: str,
+        started: Any,
+        page: Fetched,
+        warc: StoredBlob,
+        responses: list[_Response],
+        certificates: list[dict[str, str]],
+        result: CaptureResult,
+    ) -> list[dict[str, Any]]:
+        now = rfc3339(utc_now())
+        warc_id = new_item_id()
+        host = urlsplit(url).hostname or "capture"
+        events: list[dict[str, Any]] = [
+            {
+                "v": 1,
+                "type": ITEM_ADDED,
+                "kind": "warc",
+                "at": now,
+                "item": warc_id,
+                "sha256": warc.sha256,
+                "size": warc.size,
+                "media_type": "application/warc",
+                "name": f"{host}-{started.strftime('%Y%m%dT%H%M%SZ')}.warc.gz",
+                "url": url,
+                "capture": {
+                    "started": rfc3339(started),
+                    "requested": url,
+                    "final_url": page.final_url,
+                    "status": page.status,
+                    "redirects": page.hops,
+                    "request_headers": {"User-Agent": self.options.user_agent},
+                    "tls_certificates": certificates,
+                    "problems": result.problems,
+                    "tools": self._tools(),
+                },
+                "actor": self.actor,
+            }
+        ]
+        page_id = None
+        for response in responses:
+            is_page = page_id is None and response.url == page.final_url
+            item_id = new_item_id()
+            page_id = item_id if is_page else page_id
+            events.append(
+                {
+                    "v": 1,
+                    "type": ITEM_ADDED,
+                    "kind": "page" if is_page else "media",
+                    "at": now,
+                    "item": item_id,
+                    "parent": warc_id,
+                    "sha256": response.blob.sha256,
+                    "size": response.blob.size,
+                    "media_type": sniff_media_type(response.blob.head),
+                    "name": _name_for(response.url),
+                    "url": response.url,
+                    "http": {
+                        "status": response.status,
+                        "content_type": response.content_type,
+                        "warc_record_id": response.record_id,
+                        "warc_date": response.warc_date,
+                        "ip": response.ip,
+                    },
+                    "actor": self.actor,
+                }
+            )
+        if page_id is not None and page.body:
+            events += self._text_event(page, page_id, now)
+        return events
+
+    def _text_event(self, page: Fetched, page_id: str, now: str) -> list[dict[str, Any]]:
+        text = extract_text(page.body, page.final_url, page.content_type)
+        if text is None or not text.text:
+            return []
+        blob = self.archive.blobs.put(io.BytesIO(text.text.encode("utf-8")))
+        return [
+            {
+                "v": 1,
+                "type": DERIVATIVE_ADDED,
+                "kind": "text",
+                "at": now,
+                "item": new_item_id(),
+                "of": page_id,
+                "sha256": blob.sha256,
+                "size": blob.size,
+                "media_type": "text/plain",
+                "name": "text.txt",
+                "url": page.final_url,
+                "tool": text.tool,
+                "claimed": text.metadata(),
+                "actor": self.actor,
+            }
+        ]

@@ -1,0 +1,195 @@
+"""`vigil capture` against a real local HTTP(S) server, on both index backends."""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+
+from tests.capture.webserver import MP4, PAGE, PDF, PNG, self_signed, serve
+from tests.conftest import run_vigil
+from vigil.archive import Archive
+from vigil.capture.fetch import FetchOptions
+from vigil.capture.web import WebCapturer
+from vigil.errors import CaptureError
+from vigil.verify import verify_archive
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    with serve() as base:
+        yield base
+
+
+def _warc_records(archive: Archive, sha256: str) -> list[tuple[str, str, str | None]]:
+    with archive.blobs.open(sha256) as f:
+        return [
+            (
+                r.rec_type,
+                r.rec_headers.get_header("WARC-Target-URI") or "",
+                r.http_headers.get_statuscode() if r.http_headers else None,
+            )
+            for r in ArchiveIterator(f)
+        ]
+
+
+def _blob(archive: Archive, sha256: str) -> bytes:
+    with archive.blobs.open(sha256) as f:
+        return f.read()
+
+
+def test_capture_page_media_and_text(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive).capture(f"{site}/page.html")
+    kinds = [i.kind for i in result.items]
+    assert kinds[0] == "warc" and kinds[1] == "page" and kinds[-1] == "text"
+    by_url = {i.url: i for i in result.items if i.kind in ("page", "media")}
+    assert _blob(archive, by_url[f"{site}/page.html"].sha256) == PAGE
+    assert _blob(archive, by_url[f"{site}/img/photo.png"].sha256) == PNG
+    assert _blob(archive, by_url[f"{site}/media/clip.mp4"].sha256) == MP4
+    assert _blob(archive, by_url[f"{site}/files/report.pdf"].sha256) == PDF
+    for found in ("/img/photo@2x.png", "/img/og.png", "/img/poster.png"):
+        assert f"{site}{found}" in by_url, found
+    assert f"{site}/about" not in by_url  # not a media link
+    assert by_url[f"{site}/img/photo.png"].media_type == "image/png"
+    warc = result.items[0]
+    assert all(i.parent_id == warc.id for i in by_url.values())
+    assert any("/img/missing.png: HTTP 404" in p for p in result.problems)
+    # the WARC holds request and response of every exchange, with the server's IP
+    records = _warc_records(archive, warc.sha256)
+    assert records[0][0] == "warcinfo"
+    responses = {uri for kind, uri, _ in records if kind == "response"}
+    requests_ = {uri for kind, uri, _ in records if kind == "request"}
+    assert f"{site}/page.html" in responses and f"{site}/img/missing.png" in responses
+    assert responses == requests_
+    with archive.blobs.open(warc.sha256) as f:
+        ips = {
+            r.rec_headers.get_header("WARC-IP-Address")
+            for r in ArchiveIterator(f)
+            if r.rec_type == "response"
+        }
+    assert ips == {"127.0.0.1"}
+    # the text derivative, with the page's claims kept as claims
+    text = result.items[-1]
+    assert text.parent_id == by_url[f"{site}/page.html"].id
+    assert "تذكرونا" in _blob(archive, text.sha256).decode()
+    assert text.claimed["title"] == "Aleppo, 13 December 2016" and text.claimed["language"] == "ar"
+    assert [c.id for c in archive.index.children(warc.id)] == [i.id for i in result.items[1:-1]]
+    assert verify_archive(archive.root).ok
+
+
+def test_redirect_hops_are_each_recorded(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive, media=False).capture(f"{site}/redirect")
+    warc, page = result.items[0], result.items[1]
+    event = json.loads(archive.log.entry(archive.item(warc.id).added_index))
+    assert [h["status"] for h in event["capture"]["redirects"]] == [302, 302]
+    assert event["capture"]["final_url"] == f"{site}/page.html" == page.url
+    statuses = [
+        (uri.rsplit("/", 1)[-1], status)
+        for kind, uri, status in _warc_records(archive, warc.sha256)
+        if kind == "response"
+    ]
+    assert statuses == [("redirect", "302"), ("hop2", "302"), ("page.html", "200")]
+
+
+def test_a_redirect_loop_is_kept_as_evidence_with_a_problem(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive, FetchOptions(max_redirects=5)).capture(f"{site}/loop")
+    assert [i.kind for i in result.items] == ["warc"]
+    assert any("too many redirects" in p for p in result.problems)
+    assert (
+        sum(1 for kind, *_ in _warc_records(archive, result.items[0].sha256) if kind == "response")
+        == 6
+    )
+
+
+def test_a_removed_post_is_captured_with_its_status(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive).capture(f"{site}/gone")
+    page = result.items[1]
+    event = json.loads(archive.log.entry(page.added_index))
+    assert page.kind == "page" and event["http"]["status"] == 410
+    assert b"removed" in _blob(archive, page.sha256)
+
+
+def test_no_response_stores_nothing(archive: Archive) -> None:
+    size = archive.log.size
+    with pytest.raises(CaptureError, match="connection refused"):
+        WebCapturer(archive).capture("http://127.0.0.1:9/never")
+    with pytest.raises(CaptureError, match="not an http"):
+        WebCapturer(archive).capture("file:///etc/passwd")
+    assert archive.log.size == size
+    assert list(archive.blobs.tmp.iterdir()) == []
+
+
+def test_oversized_response_is_cut_and_reported(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive, FetchOptions(max_bytes=1 << 20)).capture(f"{site}/big")
+    assert any("larger than 1048576 bytes" in p for p in result.problems)
+    assert result.items[0].kind == "warc"
+
+
+def test_content_encoding_is_removed_from_the_item_but_kept_in_the_warc(
+    archive: Archive, site: str
+) -> None:
+    result = WebCapturer(archive, media=False).capture(f"{site}/gzip.html")
+    page = result.items[1]
+    assert _blob(archive, page.sha256) == PAGE
+    with archive.blobs.open(result.items[0].sha256) as f:
+        raw = next(r.raw_stream.read() for r in ArchiveIterator(f) if r.rec_type == "response")
+    assert gzip.decompress(raw) == PAGE
+
+
+def test_a_latin1_page_gives_correct_text(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive).capture(f"{site}/latin1.html")
+    text = result.items[-1]
+    assert (
+        text.kind == "text"
+        and "Le café à Alep a été détruit." in _blob(archive, text.sha256).decode()
+    )
+
+
+def test_tls_certificate_is_recorded(archive: Archive, tmp_path: Path) -> None:
+    cert, key, der = self_signed(tmp_path)
+    with serve((cert, key)) as base:
+        with pytest.raises(CaptureError, match="cannot fetch"):
+            WebCapturer(archive).capture(f"{base}/page.html")  # not trusted by default
+        result = WebCapturer(archive, FetchOptions(verify_tls=str(cert)), media=False).capture(
+            f"{base}/page.html"
+        )
+    event = json.loads(archive.log.entry(result.items[0].added_index))
+    (recorded,) = event["capture"]["tls_certificates"]
+    assert _blob(archive, recorded["sha256"]) == der
+
+
+def test_cli_capture_json(tmp_path: Path, site: str, database_url: str | None) -> None:
+    path = tmp_path / "archive"
+    run_vigil("init", archive_path=path, database_url=database_url, check=True)
+    out = run_vigil(
+        "capture",
+        "--json",
+        "--no-media",
+        f"{site}/page.html",
+        "http://127.0.0.1:9/x",
+        archive_path=path,
+        database_url=database_url,
+    )
+    assert out.returncode == 1
+    first, second = map(json.loads, out.stdout.splitlines())
+    assert [i["kind"] for i in first["items"]] == ["warc", "page", "text"]
+    assert all(len(i["sha256"]) == 64 for i in first["items"])
+    assert second["error"] and "connection refused" in second["problems"][0]
+    shown = json.loads(
+        run_vigil(
+            "show",
+            first["items"][1]["id"],
+            "--json",
+            archive_path=path,
+            database_url=database_url,
+            check=True,
+        ).stdout
+    )
+    assert shown["url"] == f"{site}/page.html" and shown["kind"] == "page"
+    assert json.loads(
+        run_vigil("verify", "--json", archive_path=path, database_url=database_url).stdout
+    )["ok"]
