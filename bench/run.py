@@ -1,7 +1,7 @@
 """Benchmarks of the evidence store. Each prints its figure and a ratio against a reference
 measured in the same run (never a timed test).
 
-Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|verify]
+Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|verify|import]
                                      [--work DIR] [--entries N]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -13,6 +13,7 @@ Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|ver
 * proof   inclusion-proof time at 1,000,000 entries. Goal < 5 ms.
 * verify  `verify` of a 1,000,000-entry log (plus 100 blobs), against `sha256sum` of the
           entries file. Goal < 60 s.
+* import  `vigil import telegram` of a 10,000-message export (100 photos). Goal < 30 s.
 """
 
 from __future__ import annotations
@@ -281,6 +282,55 @@ def bench_verify(work: Path, entries: int) -> None:
     )
 
 
+def bench_import(work: Path, messages: int = 10_000) -> None:
+    """Import of a Telegram Desktop export of *messages* messages (goal < 30 s)."""
+    import json
+
+    folder = work / "telegram-export"
+    shutil.rmtree(folder, ignore_errors=True)
+    (folder / "photos").mkdir(parents=True)
+    msgs = []
+    for n in range(messages):
+        msg: dict[str, object] = {
+            "id": n + 1,
+            "type": "message",
+            "date": "2016-12-13T10:00:00",
+            "date_unixtime": str(1481623200 + n),
+            "from": "Aleppo Media Center",
+            "from_id": "channel1001",
+            "text": ["رسالة رقم ", {"type": "bold", "text": str(n)}, " من حلب"],
+        }
+        if n % 100 == 0:
+            (folder / "photos" / f"photo_{n}.jpg").write_bytes(os.urandom(50_000))
+            msg["photo"] = f"photos/photo_{n}.jpg"
+        msgs.append(msg)
+    chat = {"name": "Aleppo", "type": "public_channel", "id": 1001, "messages": msgs}
+    (folder / "result.json").write_text(json.dumps({"chats": {"list": [chat]}}, ensure_ascii=False))
+    archive = work / "archive-import"
+    shutil.rmtree(archive, ignore_errors=True)
+    subprocess.run(
+        [*VIGIL, "--archive", str(archive), "init"], check=True, stdout=subprocess.DEVNULL
+    )
+    started = time.perf_counter()
+    subprocess.run(
+        [*VIGIL, "--archive", str(archive), "import", "telegram", str(folder)],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - started
+    started = time.perf_counter()
+    json.loads((folder / "result.json").read_bytes())
+    parse = time.perf_counter() - started
+    _line(
+        f"import of a {messages:,}-message Telegram export",
+        f"{elapsed:.1f} s",
+        elapsed / 30,
+        f"json.loads of result.json {parse:.2f} s; ratio is to 30 s",
+        "< 1.00",
+    )
+    shutil.rmtree(archive, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -289,7 +339,7 @@ def main() -> None:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "add", "add-many", "add-big", "ledger", "proof", "verify"],
+        choices=["all", "add", "add-many", "add-big", "ledger", "proof", "verify", "import"],
     )
     parser.add_argument(
         "--work", type=Path, default=Path("bench/work"), help="scratch folder (several GB)"
@@ -304,6 +354,8 @@ def main() -> None:
         bench_proof(args.work, args.entries)
     if args.which in ("all", "verify"):
         bench_verify(args.work, args.entries)
+    if args.which in ("all", "import"):
+        bench_import(args.work)
     if args.which in ("all", "add", "add-many", "add-big"):
         bench_add(args.work, ("many", "big") if args.which in ("all", "add") else (args.which[4:],))
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

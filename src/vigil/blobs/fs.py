@@ -9,7 +9,9 @@ Writing a blob:
    in flight). Memory is flat for any size either way;
 2. fsync the temporary file and make it read-only;
    (with `deferred_sync`, steps 2-4 run on a background thread, and `sync` waits for
-   them: the caller overlaps them with reading the next input);
+   them: the caller overlaps them with reading the next input; blobs under
+   ``SMALL_BLOB`` are instead flushed together by one syncfs(2) in `sync`, linked,
+   and their names flushed by a second: two journal commits per batch);
 3. hard-link it to its final name: ``link`` fails if the name exists, so an
    existing blob is never rewritten, even by a concurrent writer;
 4. fsync the directories that changed, then remove the temporary name.
@@ -21,8 +23,10 @@ durable blob; stray temporary files are removed by `remove_stale_temporaries`.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import hashlib
+import itertools
 import os
 import queue
 import secrets
@@ -51,6 +55,12 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 class _Writer(threading.Thread):
     """Writes queued chunks to a file descriptor; remembers the first error."""
 
@@ -65,9 +75,7 @@ class _Writer(threading.Thread):
             if self.error is not None:
                 continue  # keep draining so the producer never blocks
             try:
-                view = memoryview(chunk)
-                while view:
-                    view = view[os.write(self.fd, view) :]
+                _write_all(self.fd, chunk)
             except OSError as exc:
                 self.error = exc
 
@@ -80,6 +88,7 @@ class FilesystemBlobStore:
         self.tmp = root / "tmp"
         self._syncer: ThreadPoolExecutor | None = None
         self._pending: dict[str, Future[bool]] = {}
+        self._small: dict[str, Path] = {}  # sha256 -> written, not yet synced nor linked
         self._pending_lock = threading.Lock()
 
     def create(self) -> None:
@@ -107,15 +116,20 @@ class FilesystemBlobStore:
             raise
         if self._syncer is None:
             return StoredBlob(sha256, size, self._finish(fd, tmp_path, sha256), head)
-        # Deferred: make it durable on the syncer thread while the caller reads on.
+        # Deferred: large blobs are made durable on the syncer thread while the caller
+        # reads on; small ones wait for `sync`, which flushes them all with syncfs(2).
         with self._pending_lock:
-            created = sha256 not in self._pending and not self.exists(sha256)
-            if created:
+            held = sha256 in self._pending or sha256 in self._small or self.exists(sha256)
+            if not held and size < SMALL_BLOB and _syncfs_available():
+                os.fchmod(fd, 0o444)
+                self._small[sha256] = tmp_path
+            elif not held:
                 self._pending[sha256] = self._syncer.submit(self._finish, fd, tmp_path, sha256)
-        if not created:
+        if held or sha256 in self._small:
             os.close(fd)
+        if held:
             tmp_path.unlink(missing_ok=True)
-        return StoredBlob(sha256, size, created, head)
+        return StoredBlob(sha256, size, not held, head)
 
     def _finish(self, fd: int, tmp_path: Path, sha256: str) -> bool:
         """fsync, make read-only, link into place, fsync directories; True if new."""
@@ -150,6 +164,9 @@ class FilesystemBlobStore:
         failed: dict[str, BlobError] = {}
         with self._pending_lock:
             pending, self._pending = self._pending, {}
+            small, self._small = self._small, {}
+        if small:
+            failed.update(self._sync_small(small))
         for sha256, future in pending.items():
             try:
                 future.result()
@@ -160,13 +177,26 @@ class FilesystemBlobStore:
     def _stream_into(
         self, stream: BinaryIO, fd: int, progress: ByteProgress | None
     ) -> tuple[str, int, bytes]:
+        first = stream.read(CHUNK_SIZE)
+        if len(first) < CHUNK_SIZE and not (rest := stream.read(CHUNK_SIZE)):
+            # One short chunk (most posts, texts, thumbnails): no writer thread needed.
+            _write_all(fd, first)
+            if progress is not None and first:
+                progress(len(first))
+            return hashlib.sha256(first).hexdigest(), len(first), first[:HEAD_SIZE]
         digest = hashlib.sha256()
         writer = _Writer(fd)
         writer.start()
         size = 0
         head = b""
+        chunks = itertools.chain(
+            [first, rest] if len(first) < CHUNK_SIZE else [first],
+            iter(lambda: stream.read(CHUNK_SIZE), b""),
+        )
         try:
-            while chunk := stream.read(CHUNK_SIZE):
+            for chunk in chunks:
+                if not chunk:
+                    continue
                 digest.update(chunk)
                 if size < HEAD_SIZE:
                     head += chunk[: HEAD_SIZE - size]
@@ -183,7 +213,24 @@ class FilesystemBlobStore:
             raise BlobError(f"cannot write blob: {writer.error}") from writer.error
         return digest.hexdigest(), size, head
 
-    def _link(self, tmp_path: Path, sha256: str) -> bool:
+    def _sync_small(self, small: dict[str, Path]) -> dict[str, BlobError]:
+        """One syncfs makes every small blob's bytes durable, links name them, a second
+        syncfs makes the names durable: two journal commits for the lot, not three each."""
+        try:
+            _syncfs(self.root)
+            for sha256, tmp_path in small.items():
+                try:
+                    self._link(tmp_path, sha256, sync_dirs=False)
+                finally:
+                    tmp_path.unlink(missing_ok=True)
+            _syncfs(self.root)
+        except OSError as exc:
+            for tmp_path in small.values():
+                tmp_path.unlink(missing_ok=True)
+            return {sha: BlobError(f"cannot store blob {sha}: {exc}") for sha in small}
+        return {}
+
+    def _link(self, tmp_path: Path, sha256: str, *, sync_dirs: bool = True) -> bool:
         final = self.path(sha256)
         created_dirs = []
         for folder in (final.parent.parent, final.parent):
@@ -195,9 +242,10 @@ class FilesystemBlobStore:
             os.link(tmp_path, final)
         except FileExistsError:
             return False
-        fsync_dir(final.parent)
-        for folder in reversed(created_dirs):
-            fsync_dir(folder.parent)
+        if sync_dirs:
+            fsync_dir(final.parent)
+            for folder in reversed(created_dirs):
+                fsync_dir(folder.parent)
         return True
 
     def open(self, sha256: str) -> BinaryIO:
@@ -247,6 +295,27 @@ class FilesystemBlobStore:
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
+
+
+SMALL_BLOB = 256 << 10
+"""Below this size, deferred blobs are made durable together by syncfs(2) at `sync`."""
+
+_LIBC = ctypes.CDLL(None, use_errno=True)
+
+
+def _syncfs_available() -> bool:
+    return hasattr(_LIBC, "syncfs")
+
+
+def _syncfs(folder: Path) -> None:
+    """syncfs(2) on the file system holding *folder*: every dirty page and inode of it."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _LIBC.syncfs(fd) != 0:
+            error = ctypes.get_errno()
+            raise OSError(error, os.strerror(error))
+    finally:
+        os.close(fd)
 
 
 def _copy_in_kernel(stream: BinaryIO, fd: int, progress: ByteProgress | None) -> bool:

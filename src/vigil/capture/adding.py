@@ -191,7 +191,10 @@ class FileAdder:
                     key = (p.event["sha256"], p.event["path"])
                     existing = seen.get(key) or index.find_by_content(conn, *key)
                     if existing is not None:
-                        self._emit(AddResult(key[1], "exists", f"already held as item {existing}"))
+                        held = index.item(existing)
+                        self._emit(
+                            AddResult(key[1], "exists", f"already held as item {existing}", held)
+                        )
                         continue
                     seen[key] = p.event["item"]
                     fresh.append(p)

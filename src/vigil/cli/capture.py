@@ -1,12 +1,14 @@
-"""`vigil capture`: web pages with their media and text."""
+"""Ways in: `vigil capture` (web pages) and `vigil import` (exports)."""
 
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
 from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
+from vigil.capture.imports import IMPORTERS, import_export
 from vigil.capture.web import WebCapturer
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
@@ -89,3 +91,32 @@ def capture(
                 click.echo(f"warning  {problem}", err=True)
     if failed:
         sys.exit(1)
+
+
+@cli.command(name="import")
+@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the files and posts stored as JSON.")
+@pass_state
+def import_(state: State, kind: str, path: Path, as_json: bool) -> None:
+    """Import an export: its files kept as they are, each post an item linked to its media.
+
+    KIND is telegram (a Telegram Desktop JSON export: result.json or its folder) or
+    x-archive (an X/Twitter "your archive" folder, or its data/ folder).
+
+    \b
+    Example:
+      vigil import telegram ~/Downloads/ChatExport_2016-12-13/
+      vigil import x-archive ~/twitter-archive --json
+    """
+    importer = IMPORTERS[kind](path)
+    with state.open() as archive:
+        result = import_export(archive, importer)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    stored = sum(1 for f in result.files if f.status == "stored")
+    click.echo(
+        f"{len(result.posts)} posts stored ({result.already_held} already held), "
+        f"{stored} export files stored, {result.missing_media} media not in the export"
+    )

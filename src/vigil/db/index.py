@@ -206,6 +206,13 @@ class Index:
         with self.engine.connect() as conn:
             return [_row(r._mapping) for r in conn.execute(query)]
 
+    def find_child(self, parent_id: str, sha256: str) -> str | None:
+        """Id of an item with *sha256* whose parent is *parent_id*, if any."""
+        query = select(items.c.id).where(items.c.parent_id == parent_id, items.c.sha256 == sha256)
+        with self.engine.connect() as conn:
+            found = conn.execute(query.limit(1)).scalar()
+        return None if found is None else str(found)
+
     def item_event_indexes(self, item_id: str) -> list[int]:
         with self.engine.connect() as conn:
             rows = conn.execute(

@@ -29,8 +29,9 @@ items = Table(
     Column("observed", JSON, nullable=False),
     Column("kind", String(32), nullable=False, server_default="file"),
     Column("url", Text, nullable=True),
-    Column("parent_id", String(26), nullable=True, index=True),
+    Column("parent_id", String(26), nullable=True),
 )
+Index("ix_items_parent_sha256", items.c.parent_id, items.c.sha256)
 Index("ix_items_sha256_path", items.c.sha256, items.c.path)
 
 events = Table(

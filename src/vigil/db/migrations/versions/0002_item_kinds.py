@@ -20,12 +20,12 @@ def upgrade() -> None:
         batch.add_column(sa.Column("url", sa.Text, nullable=True))
         batch.add_column(sa.Column("parent_id", sa.String(26), nullable=True))
         batch.alter_column("path", existing_type=sa.Text, nullable=True)
-        batch.create_index("ix_items_parent_id", ["parent_id"])
+        batch.create_index("ix_items_parent_sha256", ["parent_id", "sha256"])
 
 
 def downgrade() -> None:
     with op.batch_alter_table("items") as batch:
-        batch.drop_index("ix_items_parent_id")
+        batch.drop_index("ix_items_parent_sha256")
         batch.alter_column("path", existing_type=sa.Text, nullable=False)
         batch.drop_column("parent_id")
         batch.drop_column("url")
