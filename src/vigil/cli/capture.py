@@ -9,6 +9,7 @@ import click
 
 from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
 from vigil.capture.imports import IMPORTERS, import_export
+from vigil.capture.imports.warcs import import_warcs
 from vigil.capture.web import WebCapturer
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
@@ -94,21 +95,27 @@ def capture(
 
 
 @cli.command(name="import")
-@click.argument("kind", type=click.Choice(sorted(IMPORTERS)))
+@click.argument("kind", type=click.Choice([*sorted(IMPORTERS), "warc"]))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the files and posts stored as JSON.")
 @pass_state
 def import_(state: State, kind: str, path: Path, as_json: bool) -> None:
     """Import an export: its files kept as they are, each post an item linked to its media.
 
-    KIND is telegram (a Telegram Desktop JSON export: result.json or its folder) or
-    x-archive (an X/Twitter "your archive" folder, or its data/ folder).
+    KIND is telegram (a Telegram Desktop JSON export: result.json or its folder),
+    x-archive (an X/Twitter "your archive" folder, or its data/ folder), or warc
+    (WARC, ARC or WACZ files, or a folder of them: every record indexed, digests
+    checked; a file that cannot be read to its end is refused, the rest go on).
 
     \b
     Example:
       vigil import telegram ~/Downloads/ChatExport_2016-12-13/
       vigil import x-archive ~/twitter-archive --json
+      vigil import warc crawls/
     """
+    if kind == "warc":
+        _import_warcs(state, path, as_json)
+        return
     importer = IMPORTERS[kind](path)
     with state.open() as archive:
         result = import_export(archive, importer)
@@ -120,3 +127,18 @@ def import_(state: State, kind: str, path: Path, as_json: bool) -> None:
         f"{len(result.posts)} posts stored ({result.already_held} already held), "
         f"{stored} export files stored, {result.missing_media} media not in the export"
     )
+
+
+def _import_warcs(state: State, path: Path, as_json: bool) -> None:
+    with state.open() as archive:
+        result = import_warcs(archive, path)
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        click.echo(f"{len(result.files)} files imported, {len(result.records)} records stored")
+        for problem in result.problems:
+            click.echo(f"warning  {problem}", err=True)
+        for refused in result.refused:
+            click.echo(f"error    {refused}", err=True)
+    if result.refused:
+        sys.exit(1)
