@@ -10,6 +10,7 @@ import click
 from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
 from vigil.capture.imports import IMPORTERS, import_export
 from vigil.capture.imports.warcs import import_warcs
+from vigil.capture.media import PlatformCapturer, platform_extractor
 from vigil.capture.web import WebCapturer
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
@@ -18,6 +19,18 @@ from vigil.errors import CaptureError
 @cli.command()
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--no-media", is_flag=True, help="Capture the page only, not the media it shows.")
+@click.option(
+    "--yt-dlp",
+    "via",
+    flag_value="yt-dlp",
+    help="Capture through yt-dlp even where no platform extractor claims the URL.",
+)
+@click.option(
+    "--web",
+    "via",
+    flag_value="web",
+    help="Capture as a web page even where a yt-dlp platform extractor claims the URL.",
+)
 @click.option(
     "--user-agent",
     default=DEFAULT_USER_AGENT,
@@ -51,17 +64,21 @@ def capture(
     state: State,
     urls: tuple[str, ...],
     no_media: bool,
+    via: str | None,
     user_agent: str,
     max_bytes: int,
     timeout: float,
     insecure: bool,
     as_json: bool,
 ) -> None:
-    """Capture web pages: the full HTTP exchange as WARC, each medium, the main text.
+    """Capture web pages and platform posts, with their media and text.
 
-    Every redirect hop, the page and its media (one hop) are recorded as WARC 1.1
-    with server IPs (and TLS certificates); each body becomes an item, and the
-    page's text a derivative. Exit 1 if any URL gave no response at all.
+    A URL that a yt-dlp platform extractor claims (YouTube, X, Facebook, TikTok,
+    Telegram, Vimeo, ...) is captured through yt-dlp: best-quality media,
+    thumbnails, subtitles, the info.json as the post. Any other URL is captured
+    as a web page: every redirect hop, the page and its media (one hop) recorded
+    as WARC 1.1 with server IPs and TLS certificates; each body an item, the
+    page's text a derivative. Exit 1 if any URL could not be captured at all.
 
     \b
     Example:
@@ -72,10 +89,12 @@ def capture(
     )
     failed = 0
     with state.open() as archive:
-        capturer = WebCapturer(archive, options, media=not no_media)
+        web = WebCapturer(archive, options, media=not no_media)
+        platform = PlatformCapturer(archive, options)
         for url in urls:
+            use_ytdlp = via == "yt-dlp" or (via is None and platform_extractor(url) is not None)
             try:
-                result = capturer.capture(url)
+                result = (platform if use_ytdlp else web).capture(url)
             except CaptureError as exc:
                 failed += 1
                 if as_json:

@@ -10,10 +10,12 @@ normalised fields are the platform's claims, linked to its media items (or to
 from vigil.capture.imports.base import Importer, ImportResult, Post, import_export
 from vigil.capture.imports.telegram import TelegramImporter
 from vigil.capture.imports.xarchive import XArchiveImporter
+from vigil.capture.imports.ytdlp_info import YtDlpInfoImporter
 
 IMPORTERS: dict[str, type[Importer]] = {
     "telegram": TelegramImporter,
     "x-archive": XArchiveImporter,
+    "yt-dlp": YtDlpInfoImporter,
 }
 
 __all__ = ["IMPORTERS", "ImportResult", "Importer", "Post", "import_export"]

@@ -1,0 +1,106 @@
+"""Platform capture through yt-dlp (its generic extractor, for real, against the local server)
+and yt-dlp info.json imports (../shared/fixtures/social/yt-dlp-info)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.capture.webserver import MP4, PNG, serve
+from tests.conftest import FIXTURES, run_vigil
+from vigil.archive import Archive
+from vigil.capture.imports import import_export
+from vigil.capture.imports.ytdlp_info import YtDlpInfoImporter
+from vigil.capture.media import PlatformCapturer, platform_extractor
+from vigil.errors import CaptureError, InputError
+from vigil.verify import verify_archive
+
+INFO = FIXTURES / "social" / "yt-dlp-info"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[str]:
+    with serve() as base:
+        yield base
+
+
+def _blob(archive: Archive, sha256: str) -> bytes:
+    with archive.blobs.open(sha256) as f:
+        return f.read()
+
+
+def test_platform_urls_are_recognised() -> None:
+    assert platform_extractor("https://www.youtube.com/watch?v=dQw4w9WgXcQ") == "Youtube"
+    assert platform_extractor("https://x.com/someone/status/1") == "Twitter"
+    assert platform_extractor("https://vimeo.com/12345") == "Vimeo"
+    assert platform_extractor("https://example.org/statement.html") is None
+
+
+def test_yt_dlp_capture_stores_post_media_and_thumbnail(archive: Archive, site: str) -> None:
+    result = PlatformCapturer(archive).capture(f"{site}/page.html")
+    post, *media = result.items
+    assert post.kind == "post" and post.url == f"{site}/page.html"
+    info = json.loads(_blob(archive, post.sha256))
+    assert info["extractor_key"] == "HTML5MediaEmbed"
+    assert post.claimed["title"] == info["title"] and post.claimed["platform"] == "html5mediaembed"
+    by_role = {json.loads(archive.log.entry(m.added_index))["role"]: m for m in media}
+    assert _blob(archive, by_role["media"].sha256) == MP4
+    assert _blob(archive, by_role["thumbnail"].sha256) == PNG + b"poster"
+    assert all(m.parent_id == post.id for m in media)
+    event = json.loads(archive.log.entry(post.added_index))
+    assert event["capture"]["tools"]["yt-dlp"]
+    assert verify_archive(archive.root).ok
+
+
+def test_yt_dlp_failure_stores_nothing(archive: Archive, site: str) -> None:
+    size = archive.log.size
+    with pytest.raises(CaptureError, match="yt-dlp could not capture it"):
+        PlatformCapturer(archive).capture(f"{site}/gone")
+    assert archive.log.size == size
+    assert list(archive.blobs.tmp.iterdir()) == []
+
+
+def test_info_json_import(archive: Archive) -> None:
+    result = import_export(archive, YtDlpInfoImporter(INFO / "soundcloud_info.json"))
+    (post,) = result.posts
+    raw = json.loads((INFO / "soundcloud_info.json").read_text())
+    assert post.claimed["platform"] == "soundcloud" and post.claimed["post_id"] == "223644255"
+    assert post.claimed["posted"] == "2015-09-13T10:30:28Z"  # timestamp 1442140228
+    assert post.claimed["title"] == raw["title"] and post.claimed["formats_listed"] == 3
+    assert post.claimed["author_name"] == raw["uploader"]
+    assert result.missing_media == 1
+
+
+def test_info_json_without_formats_is_not_an_error(archive: Archive) -> None:
+    result = import_export(archive, YtDlpInfoImporter(INFO / "no_formats_info.json"))
+    (post,) = result.posts
+    media = json.loads(archive.log.entry(post.added_index))["media"]
+    assert media == [{"role": "media", "missing": "the info.json lists no formats"}]
+
+
+def test_info_json_with_its_media_beside_it(archive: Archive, tmp_path: Path) -> None:
+    info = json.loads((INFO / "soundcloud_info.json").read_text())
+    (tmp_path / "track.info.json").write_text(json.dumps(info))
+    (tmp_path / "track.mp3").write_bytes(b"ID3\x03\x00 audio")
+    (tmp_path / "track.jpg").write_bytes(b"\xff\xd8\xff\xe0 cover")
+    result = import_export(archive, YtDlpInfoImporter(tmp_path))
+    media = json.loads(archive.log.entry(result.posts[0].added_index))["media"]
+    assert sorted(m["role"] for m in media) == ["jpg", "mp3"] and result.missing_media == 0
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "x.info.json").write_text("[1]")
+    with pytest.raises(InputError, match=r"not a yt-dlp info\.json"):
+        import_export(archive, YtDlpInfoImporter(bad))
+
+
+def test_cli_capture_routes_through_yt_dlp_when_asked(tmp_path: Path, site: str) -> None:
+    path = tmp_path / "archive"
+    run_vigil("init", archive_path=path, check=True)
+    out = run_vigil(
+        "capture", "--yt-dlp", "--json", f"{site}/page.html", archive_path=path, check=True
+    )
+    kinds = [i["kind"] for i in json.loads(out.stdout)["items"]]
+    assert kinds[0] == "post" and "media" in kinds
