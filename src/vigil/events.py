@@ -19,6 +19,8 @@ Event types so far:
   ``parent`` item (the WARC capture they came from) and HTTP details.
 * ``derivative.added``: something computed from item ``of`` (extracted text, …),
   stored as a new item with the ``tool`` and version that made it.
+* ``item.gone``: the item's URL no longer serves it (HTTP 404/410/451, or the
+  platform's message): evidence of a takedown, with when we saw it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ __all__ = [
     "DERIVATIVE_ADDED",
     "EVENT_VERSION",
     "ITEM_ADDED",
+    "ITEM_GONE",
     "Actor",
     "Event",
     "canonical_json",
@@ -52,6 +55,7 @@ __all__ = [
 EVENT_VERSION = 1
 ITEM_ADDED = "item.added"
 DERIVATIVE_ADDED = "derivative.added"
+ITEM_GONE = "item.gone"
 _REQUIRED = {"v": int, "type": str, "at": str, "sha256": str, "actor": dict}
 
 

@@ -7,6 +7,7 @@ import gzip
 import http.server
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -59,6 +60,21 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
 }
 
 
+FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Aleppo updates</title><link>{base}/</link>
+<item><title>Statement</title><link>{base}/page.html</link><pubDate>Tue, 13 Dec 2016 10:00:00 +0000</pubDate></item>
+<item><title>Le café</title><link>{base}/latin1.html</link><pubDate>Tue, 13 Dec 2016 11:00:00 +0000</pubDate></item>
+</channel></rss>"""
+
+# Mutable behaviour for watch tests: the body of /changing, paths answering 410,
+# and a log of (time, path, If-None-Match) for every request.
+DYNAMIC: dict[str, object] = {
+    "changing": b"<html><body>version 1</body></html>",
+    "gone": set(),
+    "log": [],
+}
+
+
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
@@ -67,6 +83,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         path = self.path.split("?", 1)[0]
+        log = DYNAMIC["log"]
+        assert isinstance(log, list)
+        log.append((time.monotonic(), path, self.headers.get("If-None-Match")))
+        gone = DYNAMIC["gone"]
+        assert isinstance(gone, set)
+        if path in gone:
+            return self._send(
+                410, "text/html", b"<html><body>This content was removed.</body></html>"
+            )
+        if path == "/feed.xml":
+            base = f"http://{self.headers['Host']}"
+            return self._send(200, "application/rss+xml", FEED.format(base=base).encode())
+        if path == "/changing":
+            body = DYNAMIC["changing"]
+            assert isinstance(body, bytes)
+            return self._send(200, "text/html", body)
+        if path == "/etag.html":
+            etag = '"v1"'
+            if self.headers.get("If-None-Match") == etag:
+                return self._send(304, "text/html", b"", {"ETag": etag})
+            return self._send(200, "text/html", b"<html><body>stable</body></html>", {"ETag": etag})
+        if path == "/down":
+            return self._send(503, "text/plain", b"overloaded")
         if path == "/redirect":
             return self._redirect("/hop2")
         if path == "/hop2":

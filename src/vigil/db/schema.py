@@ -8,9 +8,20 @@ checkpoint files. Change the schema only through a new Alembic revision in
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, BigInteger, Column, Index, MetaData, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
-__all__ = ["checkpoints", "events", "items", "meta", "metadata"]
+__all__ = ["checkpoints", "events", "items", "meta", "metadata", "source_state"]
 
 metadata = MetaData()
 
@@ -52,6 +63,22 @@ checkpoints = Table(
     Column("root", String(64), nullable=False),
     Column("note", Text, nullable=False),
 )
+
+source_state = Table(
+    "source_state",
+    metadata,
+    Column("source_id", String(64), primary_key=True),
+    Column("etag", Text, nullable=True),
+    Column("last_modified", Text, nullable=True),
+    Column("content_sha256", String(64), nullable=True),
+    Column("last_success", String(32), nullable=True),
+    Column("last_error", Text, nullable=True),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("next_run", Float, nullable=False, server_default="0"),
+    Column("captured", Integer, nullable=False, server_default="0"),
+)
+"""Polling state of watched sources: not evidence, and not rebuilt by reindex (losing it
+only means every source is polled again at once)."""
 
 meta = Table(
     "meta",

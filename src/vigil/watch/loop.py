@@ -1,0 +1,196 @@
+"""`vigil watch`: poll every source on its schedule until stopped.
+
+* Each source has its own interval; after a failure the next poll waits
+  ``every × 2^(failures−1)`` (at most ``MAX_BACKOFF``), times a random factor in
+  [0.75, 1.25] so that many failing sources do not return in step.
+* Politeness: one request at a time, and at least ``host_gap`` seconds between two
+  polls of the same host.
+* One failing source never blocks the others: its error is recorded in its state
+  and the loop goes on.
+* SIGINT/SIGTERM set a stop flag checked between polls (a capture in progress
+  finishes: it is atomic anyway). The schedule lives in the database, so a
+  restart resumes where it stopped, and what was captured is not captured again.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from vigil.capture.fetch import FetchOptions
+from vigil.db.schema import source_state
+from vigil.errors import VigilError
+from vigil.events import rfc3339, utc_now
+from vigil.watch.poll import Poller, PollState
+from vigil.watch.sources import Source
+
+if TYPE_CHECKING:
+    from vigil.archive import Archive
+
+__all__ = ["MAX_BACKOFF", "SourceStatus", "Watcher", "stop_on_signals"]
+
+logger = logging.getLogger(__name__)
+MAX_BACKOFF = 6 * 3600
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    source: Source
+    last_success: str | None
+    last_error: str | None
+    failures: int
+    next_run: float
+    captured: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            **self.source.as_json(),
+            "last_success": self.last_success,
+            "last_error": self.last_error,
+            "failures": self.failures,
+            "next_run": self.next_run,
+            "captured": self.captured,
+        }
+
+
+class Watcher:
+    def __init__(
+        self,
+        archive: Archive,
+        sources: list[Source],
+        options: FetchOptions | None = None,
+        *,
+        host_gap: float = 1.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.archive = archive
+        self.sources = sources
+        self.poller = Poller(archive, options)
+        self.host_gap = host_gap
+        self.clock = clock
+        self._last_at_host: dict[str, float] = {}
+
+    def _ensure_rows(self) -> None:
+        """A state row per source; another process creating the same row meanwhile is fine."""
+        with self.archive.index.engine.connect() as conn:
+            known = {r[0] for r in conn.execute(select(source_state.c.source_id))}
+        for source in self.sources:
+            if source.id in known:
+                continue
+            try:
+                with self.archive.index.engine.begin() as conn:
+                    conn.execute(insert(source_state).values(source_id=source.id))
+            except IntegrityError:
+                pass
+
+    def status(self) -> list[SourceStatus]:
+        """Each source's polling state (a source never polled has none yet)."""
+        with self.archive.index.engine.connect() as conn:
+            rows = {r.source_id: r for r in conn.execute(select(source_state))}
+        out = []
+        for source in self.sources:
+            r = rows.get(source.id)
+            if r is None:
+                out.append(SourceStatus(source, None, None, 0, 0.0, 0))
+                continue
+            out.append(
+                SourceStatus(
+                    source, r.last_success, r.last_error, r.failures, r.next_run, r.captured
+                )
+            )
+        return out
+
+    def due(self) -> list[Source]:
+        now = self.clock()
+        return [s.source for s in self.status() if s.next_run <= now]
+
+    def poll_one(self, source: Source) -> None:
+        """Poll one source now and record the outcome; never raises for the source's faults."""
+        self._ensure_rows()
+        gap = self._last_at_host.get(source.host, -1e18) + self.host_gap - time.monotonic()
+        if gap > 0:
+            time.sleep(gap)
+        with self.archive.index.engine.connect() as conn:
+            row = conn.execute(
+                select(source_state).where(source_state.c.source_id == source.id)
+            ).one()
+        state = PollState(row.etag, row.last_modified, row.content_sha256)
+        try:
+            outcome = self.poller.poll(source, state)
+        except VigilError as exc:
+            failures = row.failures + 1
+            delay = min(MAX_BACKOFF, source.every * 2 ** (failures - 1)) * random.uniform(
+                0.75, 1.25
+            )
+            logger.warning("source %s: %s (retry in %.0f s)", source.id, exc, delay)
+            values: dict[str, Any] = {
+                "last_error": f"{rfc3339(utc_now())}: {exc}",
+                "failures": failures,
+                "next_run": self.clock() + delay,
+            }
+        else:
+            for problem in outcome.problems:
+                logger.warning("source %s: %s", source.id, problem)
+            values = {
+                "etag": outcome.state.etag,
+                "last_modified": outcome.state.last_modified,
+                "content_sha256": outcome.state.content_sha256,
+                "last_success": rfc3339(utc_now()),
+                "failures": 0,
+                "next_run": self.clock() + source.every,
+                "captured": row.captured + len(outcome.captured),
+            }
+        finally:
+            self._last_at_host[source.host] = time.monotonic()
+        with self.archive.index.engine.begin() as conn:
+            conn.execute(
+                update(source_state).where(source_state.c.source_id == source.id).values(**values)
+            )
+
+    def run(
+        self,
+        stop: threading.Event,
+        *,
+        once: bool = False,
+        on_cycle: Callable[[list[SourceStatus]], None] | None = None,
+    ) -> None:
+        """Poll due sources until *stop* is set (with ``once``: poll each due source once)."""
+        self._ensure_rows()
+        while not stop.is_set():
+            for source in self.due():
+                if stop.is_set():
+                    break
+                self.poll_one(source)
+                if on_cycle is not None:
+                    on_cycle(self.status())
+            if once:
+                return
+            upcoming = min((s.next_run for s in self.status()), default=self.clock() + 60)
+            stop.wait(max(0.2, min(upcoming - self.clock(), 5.0)))
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An event set by SIGINT or SIGTERM while the block runs (handlers restored after)."""
+    stop = threading.Event()
+
+    def handle(signum: int, _frame: object) -> None:
+        logger.warning("received %s: stopping after the current poll", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {s: signal.signal(s, handle) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,217 @@
+"""Sources and `vigil watch` against the local server: schedule, conditional GET, change
+detection, backoff, politeness, clean stop on SIGTERM, takedown detection."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.capture.webserver import DYNAMIC, serve
+from tests.conftest import run_vigil, vigil_env
+from vigil.archive import Archive
+from vigil.capture.web import WebCapturer
+from vigil.errors import InputError
+from vigil.verify import verify_archive
+from vigil.watch.gone import recheck
+from vigil.watch.loop import Watcher
+from vigil.watch.sources import Source, SourceList, parse_interval
+
+
+@pytest.fixture
+def site() -> Iterator[str]:
+    DYNAMIC["changing"] = b"<html><body>version 1</body></html>"
+    DYNAMIC["gone"] = set()
+    DYNAMIC["log"] = []
+    with serve() as base:
+        yield base
+
+
+def test_intervals_and_source_list(tmp_path: Path) -> None:
+    assert [parse_interval(t) for t in ("90s", "5m", "1h", "2d", "30")] == [
+        90,
+        300,
+        3600,
+        172800,
+        30,
+    ]
+    for bad in ("5x", "", "1s", "-5m"):
+        with pytest.raises(InputError):
+            parse_interval(bad)
+    sources = SourceList(tmp_path / "sources.toml")
+    a = sources.add("https://example.org/feed.xml", "feed", 600)
+    b = sources.add("https://example.org/page", "page", 300)
+    assert (a.id, b.id) == ("example-org", "example-org-2")
+    with pytest.raises(InputError, match="watched already"):
+        sources.add("https://example.org/page")
+    with pytest.raises(InputError, match="not an http"):
+        sources.add("ftp://example.org/x")
+    sources.save()
+    again = SourceList(tmp_path / "sources.toml")
+    assert again.sources == sources.sources
+    other = tmp_path / "other.toml"
+    other.write_text(
+        '[[source]]\nid = "new"\nurl = "https://other.example/x"\nkind = "page"\nevery = "1h"\n'
+    )
+    assert [s.id for s in again.merge(other)] == ["new"]
+    (tmp_path / "broken.toml").write_text("[[source]]\nurl = 'https://x.example'\n")
+    with pytest.raises(InputError, match="has no 'id'"):
+        SourceList(tmp_path / "broken.toml")
+
+
+def _due_later(watcher: Watcher, seconds: float) -> None:
+    start = time.time()
+    watcher.clock = lambda: start + seconds
+
+
+def test_watch_captures_new_entries_once_and_failures_back_off(archive: Archive, site: str) -> None:
+    sources = [
+        Source("feed", f"{site}/feed.xml", "feed", 60),
+        Source("page", f"{site}/changing", "page", 60),
+        Source("broken", "http://127.0.0.1:9/nothing", "page", 60),
+        Source("down", f"{site}/down", "page", 60),
+    ]
+    watcher = Watcher(archive, sources, host_gap=0)
+    watcher.run(threading.Event(), once=True)
+    status = {s.source.id: s for s in watcher.status()}
+    urls = {i.url for i in archive.items() if i.kind == "page"}
+    assert {
+        f"{site}/feed.xml",
+        f"{site}/page.html",
+        f"{site}/latin1.html",
+        f"{site}/changing",
+    } <= urls
+    assert status["feed"].captured > 0 and status["feed"].failures == 0
+    for failing in ("broken", "down"):
+        assert status[failing].failures == 1 and status[failing].last_error
+        assert status[failing].next_run >= time.time() + 60 * 0.75 - 5
+    assert "HTTP 503" in (status["down"].last_error or "")
+    # a second round, later: nothing new, nothing captured twice
+    items_before = len(archive.items())
+    _due_later(watcher, 120)
+    watcher.run(threading.Event(), once=True)
+    assert len(archive.items()) == items_before
+    status = {s.source.id: s for s in watcher.status()}
+    assert status["broken"].failures == 2  # backing off: next wait doubles
+    # the page changes: captured again
+    DYNAMIC["changing"] = b"<html><body>version 2</body></html>"
+    _due_later(watcher, 240)
+    watcher.run(threading.Event(), once=True)
+    pages = [i for i in archive.items() if i.url == f"{site}/changing" and i.kind == "page"]
+    assert len(pages) == 2 and pages[0].sha256 != pages[1].sha256
+    assert verify_archive(archive.root).ok
+
+
+def test_conditional_get_and_politeness(archive: Archive, site: str) -> None:
+    sources = [
+        Source("etag", f"{site}/etag.html", "page", 60),
+        Source("other", f"{site}/changing", "page", 60),
+    ]
+    watcher = Watcher(archive, sources, host_gap=0.5)
+    watcher.run(threading.Event(), once=True)
+    _due_later(watcher, 120)
+    watcher.run(threading.Event(), once=True)
+    log = DYNAMIC["log"]
+    assert isinstance(log, list)
+    polls = [entry for entry in log if entry[1] == "/etag.html"]
+    assert polls[-1][2] == '"v1"'  # the second poll was conditional (answered 304)
+    # polls of one host (not captures) are at least host_gap apart
+    poll_times = [t for t, path, _ in log if path in ("/etag.html", "/changing")]
+    starts = [poll_times[0], poll_times[-1]]
+    assert starts[1] - starts[0] >= 0.5
+
+
+def test_takedown_is_recorded_as_evidence(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive, media=False).capture(f"{site}/page.html")
+    page = result.items[1]
+    (present,) = recheck(archive, [page])
+    assert present.outcome == "present"
+    DYNAMIC["gone"] = {"/page.html"}
+    (gone,) = recheck(archive, [page])
+    assert gone.outcome == "gone" and "410" in gone.detail
+    events = archive.custody(page.id)
+    assert [e.type for e in events] == ["item.added", "item.gone"]
+    assert events[1].data["http_status"] == 410 and events[1].sha256 == page.sha256
+    unreachable = page.__class__(**{**page.as_json(), "url": "http://127.0.0.1:9/x"})
+    (down,) = recheck(archive, [unreachable])
+    assert down.outcome == "unreachable"
+    assert verify_archive(archive.root).ok
+
+
+def test_cli_watch_stops_cleanly_on_sigterm_and_resumes(
+    tmp_path: Path, site: str, database_url: str | None
+) -> None:
+    path = tmp_path / "archive"
+    run_vigil("init", archive_path=path, database_url=database_url, check=True)
+    run_vigil(
+        "source",
+        "add",
+        f"{site}/feed.xml",
+        "--kind",
+        "feed",
+        "--every",
+        "10m",
+        archive_path=path,
+        database_url=database_url,
+        check=True,
+    )
+    run_vigil(
+        "source",
+        "add",
+        f"{site}/changing",
+        "--every",
+        "10m",
+        archive_path=path,
+        database_url=database_url,
+        check=True,
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "vigil", "watch"],
+        env=vigil_env(path, database_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        listed = json.loads(
+            run_vigil(
+                "source", "ls", "--json", archive_path=path, database_url=database_url, check=True
+            ).stdout
+        )
+        if all(s["last_success"] for s in listed):
+            break
+        time.sleep(0.5)
+    proc.send_signal(signal.SIGTERM)
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "stopping after the current poll" in err
+    assert json.loads(
+        run_vigil("verify", "--json", archive_path=path, database_url=database_url).stdout
+    )["ok"]
+    count = len(
+        json.loads(
+            run_vigil(
+                "ls", "--json", archive_path=path, database_url=database_url, check=True
+            ).stdout
+        )
+    )
+    # restart: nothing is due yet, nothing is captured twice
+    run_vigil("watch", "--once", archive_path=path, database_url=database_url, check=True)
+    assert (
+        len(
+            json.loads(
+                run_vigil(
+                    "ls", "--json", archive_path=path, database_url=database_url, check=True
+                ).stdout
+            )
+        )
+        == count
+    )
