@@ -106,6 +106,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._send(200, "text/html", b"<html><body>stable</body></html>", {"ETag": etag})
         if path == "/down":
             return self._send(503, "text/plain", b"overloaded")
+        if path == "/flaky":  # 503 twice, then the page: retries must get it
+            count = sum(1 for _, p, _ in log if p == "/flaky")
+            if count <= 2:
+                return self._send(503, "text/plain", b"try again", {"Retry-After": "0"})
+            return self._send(200, "text/html", PAGE)
+        if path == "/slow":
+            time.sleep(3)
+            return self._send(200, "text/html", b"<html>late</html>")
         if path == "/redirect":
             return self._redirect("/hop2")
         if path == "/hop2":

@@ -22,13 +22,15 @@ from typing import Any, BinaryIO
 
 import requests
 import urllib3.connection
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 from warcio.capture_http import RecordingHTTPConnection, capture_http
 from warcio.warcwriter import WARCWriter
 
 from vigil import __version__
 from vigil.errors import CaptureError
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchOptions", "Fetched", "WarcSession"]
+__all__ = ["DEFAULT_USER_AGENT", "FetchOptions", "Fetched", "WarcSession", "polite_session"]
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ class FetchOptions:
     max_bytes: int = 1 << 30
     max_redirects: int = 20
     verify_tls: bool | str = True  # True, False, or a CA bundle path
+    retries: int = 2  # for connection failures and 502/503/504
 
 
 @dataclass
@@ -63,6 +66,29 @@ class Fetched:
     body: bytes = b""  # kept only for HTML when asked (to find media and text)
 
 
+def polite_session(options: FetchOptions) -> requests.Session:
+    """A session that retries connection failures and 502/503/504 a few times, backing off.
+
+    Every attempt of a capture is recorded in the WARC (the exchanges happened).
+    """
+    retry = Retry(
+        total=options.retries,
+        connect=options.retries,
+        read=0,  # never re-read a response that started arriving: it is recorded as it came
+        status=options.retries,
+        backoff_factor=0.5,
+        status_forcelist=(502, 503, 504),
+        allowed_methods=frozenset({"GET", "HEAD"}),
+        raise_on_status=False,
+        respect_retry_after_header=True,
+    )
+    session = requests.Session()
+    session.mount("http://", HTTPAdapter(max_retries=retry))
+    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.headers["User-Agent"] = options.user_agent
+    return session
+
+
 class WarcSession:
     """``with WarcSession(path, options) as s: s.get(url)``; the WARC is complete on exit."""
 
@@ -72,8 +98,7 @@ class WarcSession:
         self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
         self._capture: Any = None
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = options.user_agent
+        self.session = polite_session(options)
         self.session.max_redirects = options.max_redirects
 
     def __enter__(self) -> WarcSession:

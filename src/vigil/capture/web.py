@@ -8,7 +8,9 @@ One capture makes:
   removing transfer and content encodings, i.e. the bytes a browser would use),
   naming the WARC record it came from; their ``parent`` is the ``warc`` item;
 * a ``text`` derivative of the page (trafilatura): main text, with what the page
-  claims about itself (title, author, published time, language) kept as claims.
+  claims about itself (title, author, published time, language) kept as claims;
+* a full-page ``screenshot`` derivative when Chromium is installed (the capture
+  still succeeds without it, and its problems say so).
 
 All blobs are durable before one batch of events is logged; then a checkpoint is
 signed. A URL that gives no response at all stores nothing (`CaptureError`).
@@ -33,6 +35,7 @@ from vigil import __version__
 from vigil.blobs.base import StoredBlob
 from vigil.capture.fetch import Fetched, FetchOptions, WarcSession
 from vigil.capture.page import extract_text, media_urls
+from vigil.capture.screenshot import take_screenshot
 from vigil.db.index import ItemRow
 from vigil.errors import CaptureError
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Actor, rfc3339, utc_now
@@ -84,11 +87,17 @@ class WebCapturer:
     """Captures URLs into an archive."""
 
     def __init__(
-        self, archive: Archive, options: FetchOptions | None = None, *, media: bool = True
+        self,
+        archive: Archive,
+        options: FetchOptions | None = None,
+        *,
+        media: bool = True,
+        screenshot: bool = True,
     ) -> None:
         self.archive = archive
         self.options = options or FetchOptions()
         self.media = media
+        self.screenshot = screenshot
         self.actor = Actor.current().as_json()
 
     def capture(self, url: str) -> CaptureResult:
@@ -210,8 +219,13 @@ class WebCapturer:
             }
         ]
         page_id = None
-        for response in responses:
-            is_page = page_id is None and response.url == page.final_url
+        # The page is the last response from the final URL (earlier ones were retried
+        # 5xx attempts: kept in the WARC, not made items). Same for any retried medium.
+        last = {r.url: n for n, r in enumerate(responses)}
+        for n, response in enumerate(responses):
+            if last[response.url] != n and response.status >= 500:
+                continue
+            is_page = page_id is None and response.url == page.final_url and last[response.url] == n
             item_id = new_item_id()
             page_id = item_id if is_page else page_id
             events.append(
@@ -239,7 +253,42 @@ class WebCapturer:
             )
         if page_id is not None and page.body:
             events += self._text_event(page, page_id, now)
+            if self.screenshot:
+                events += self._screenshot_event(page, page_id, now, result)
         return events
+
+    def _screenshot_event(
+        self, page: Fetched, page_id: str, now: str, result: CaptureResult
+    ) -> list[dict[str, Any]]:
+        try:
+            shot = take_screenshot(page.final_url, user_agent=self.options.user_agent)
+        except CaptureError as exc:
+            result.problems.append(str(exc))
+            return []
+        blob = self.archive.blobs.put(io.BytesIO(shot.png))
+        return [
+            {
+                "v": 1,
+                "type": DERIVATIVE_ADDED,
+                "kind": "screenshot",
+                "at": now,
+                "item": new_item_id(),
+                "of": page_id,
+                "sha256": blob.sha256,
+                "size": blob.size,
+                "media_type": "image/png",
+                "name": "screenshot.png",
+                "url": page.final_url,
+                "tool": shot.tool,
+                "rendering": {
+                    "width": shot.width,
+                    "height": shot.height,
+                    "page_height": shot.full_height,
+                    "note": "rendered live by headless Chromium at capture time, not from the WARC",
+                },
+                "actor": self.actor,
+            }
+        ]
 
     def _text_event(self, page: Fetched, page_id: str, now: str) -> list[dict[str, Any]]:
         text = extract_text(page.body, page.final_url, page.content_type)

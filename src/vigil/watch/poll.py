@@ -25,7 +25,7 @@ import yt_dlp
 from sqlalchemy import select
 from yt_dlp.utils import DownloadError
 
-from vigil.capture.fetch import FetchOptions
+from vigil.capture.fetch import FetchOptions, polite_session
 from vigil.capture.media import PlatformCapturer
 from vigil.capture.web import WebCapturer
 from vigil.db.schema import items
@@ -59,8 +59,7 @@ class Poller:
     def __init__(self, archive: Archive, options: FetchOptions | None = None) -> None:
         self.archive = archive
         self.options = options or FetchOptions()
-        self.session = requests.Session()
-        self.session.headers["User-Agent"] = self.options.user_agent
+        self.session = polite_session(self.options)
         self.web = WebCapturer(archive, self.options)
         self.platform = PlatformCapturer(archive, self.options)
 
