@@ -1,7 +1,7 @@
 """Benchmarks of the evidence store. Each prints its figure and a ratio against a reference
 measured in the same run (never a timed test).
 
-Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|verify|import]
+Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|verify|import|capture]
                                      [--work DIR] [--entries N]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -14,6 +14,8 @@ Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|ver
 * verify  `verify` of a 1,000,000-entry log (plus 100 blobs), against `sha256sum` of the
           entries file. Goal < 60 s.
 * import  `vigil import telegram` of a 10,000-message export (100 photos). Goal < 30 s.
+* capture `vigil capture --no-screenshot` of 1,000 local pages with their images, against
+          `wget --warc-file -p` fetching the same. Goal <= 1.5x wget's time.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from vigil.archive import Archive
 from vigil.events import ITEM_ADDED, encode_event
@@ -331,6 +334,103 @@ def bench_import(work: Path, messages: int = 10_000) -> None:
     shutil.rmtree(archive, ignore_errors=True)
 
 
+def _site(pages: int) -> Any:
+    """A local server: /p/N.html, each showing /img/N.png (20 kB), for the capture bench."""
+    import http.server
+    import threading
+
+    images = [os.urandom(20_000) for _ in range(pages)]
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        disable_nagle_algorithm = True  # else ~40 ms per keep-alive response (delayed ACK)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            kind, _, name = self.path.strip("/").partition("/")
+            stem = name.split(".")[0]
+            if kind not in ("p", "img") or not stem.isdigit() or int(stem) >= pages:
+                self.send_response(404)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            number = int(stem)
+            if kind == "p":
+                body = (
+                    f"<html><head><title>Report {number}</title></head><body><article><p>"
+                    + f"Report {number} from eastern Aleppo. " * 40
+                    + f'</p><img src="/img/{number}.png"></article></body></html>'
+                ).encode()
+                ctype = "text/html"
+            else:
+                body, ctype = images[number], "image/png"
+            self.send_response(200)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def bench_capture(work: Path, pages: int = 1000) -> None:
+    """1,000 pages and their images: `vigil capture` vs `wget --warc-file -p` (goal <= 1.5x)."""
+    server = _site(pages)
+    base = f"http://127.0.0.1:{server.server_port}"
+    urls = [f"{base}/p/{n}.html" for n in range(pages)]
+    (work / "urls.txt").write_text("\n".join(urls) + "\n")
+    wget_times = []
+    for attempt in range(2):
+        out = work / f"wget-{attempt}"
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        started = time.perf_counter()
+        subprocess.run(
+            [
+                "wget",
+                "-q",
+                "-p",
+                "--warc-file",
+                str(out / "crawl"),
+                "-P",
+                str(out),
+                "-i",
+                str(work / "urls.txt"),
+            ],
+            check=False,  # wget exits 8 if any request failed; none should
+        )
+        wget_times.append(time.perf_counter() - started)
+        shutil.rmtree(out, ignore_errors=True)
+    vigil_times = []
+    for attempt in range(2):
+        archive = work / f"archive-capture-{attempt}"
+        shutil.rmtree(archive, ignore_errors=True)
+        subprocess.run(
+            [*VIGIL, "--archive", str(archive), "init"], check=True, stdout=subprocess.DEVNULL
+        )
+        started = time.perf_counter()
+        subprocess.run(
+            [*VIGIL, "--archive", str(archive), "capture", "--no-screenshot", *urls],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        vigil_times.append(time.perf_counter() - started)
+        shutil.rmtree(archive, ignore_errors=True)
+    server.shutdown()
+    wget_s, vigil_s = min(wget_times), min(vigil_times)
+    _line(
+        f"capture of {pages:,} pages with their images",
+        f"{vigil_s:.1f} s",
+        vigil_s / wget_s,
+        f"wget --warc-file -p {wget_s:.1f} s",
+        "<= 1.50",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -339,7 +439,17 @@ def main() -> None:
         "which",
         nargs="?",
         default="all",
-        choices=["all", "add", "add-many", "add-big", "ledger", "proof", "verify", "import"],
+        choices=[
+            "all",
+            "add",
+            "add-many",
+            "add-big",
+            "ledger",
+            "proof",
+            "verify",
+            "import",
+            "capture",
+        ],
     )
     parser.add_argument(
         "--work", type=Path, default=Path("bench/work"), help="scratch folder (several GB)"
@@ -354,6 +464,8 @@ def main() -> None:
         bench_proof(args.work, args.entries)
     if args.which in ("all", "verify"):
         bench_verify(args.work, args.entries)
+    if args.which in ("all", "capture"):
+        bench_capture(args.work)
     if args.which in ("all", "import"):
         bench_import(args.work)
     if args.which in ("all", "add", "add-many", "add-big"):

@@ -203,8 +203,9 @@ class Archive:
                 progress(last, writer.size)
         if writer.size > start:
             logger.info("index: applied %d ledger entries", writer.size - start)
+        indexed = set(self.index.checkpoint_sizes())  # verify and index only new ones
         for size in self.log.checkpoint_sizes():
-            if size <= writer.size:
+            if size <= writer.size and size not in indexed:
                 self._index_checkpoint(size)
 
     def _index_checkpoint(self, size: int) -> None:

@@ -80,7 +80,7 @@ class PlatformCapturer:
             "max_filesize": self.options.max_bytes,
         }
 
-    def capture(self, url: str) -> CaptureResult:
+    def capture(self, url: str, *, checkpoint: bool = True) -> CaptureResult:
         """Capture the post at *url*; `CaptureError` (nothing stored) if yt-dlp gets nothing."""
         folder = self.archive.blobs.tmp / f"{os.getpid()}-{secrets.token_hex(8)}-yt-dlp"
         folder.mkdir()
@@ -92,11 +92,13 @@ class PlatformCapturer:
                 raise CaptureError(f"{url}: yt-dlp could not capture it: {_reason(exc)}") from None
             if not isinstance(info, dict):
                 raise CaptureError(f"{url}: yt-dlp returned nothing")
-            return self._store(url, info, folder)
+            return self._store(url, info, folder, checkpoint)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
 
-    def _store(self, url: str, info: dict[str, Any], folder: Path) -> CaptureResult:
+    def _store(
+        self, url: str, info: dict[str, Any], folder: Path, checkpoint: bool
+    ) -> CaptureResult:
         result = CaptureResult(url)
         info_files = sorted(folder.glob("*.info.json"))
         if info_files:
@@ -153,7 +155,8 @@ class PlatformCapturer:
         if len(events) == 1:
             result.problems.append(f"{url}: yt-dlp downloaded no media (info.json kept)")
         logged = self.archive.append_events(events)
-        self.archive.checkpoint()
+        if checkpoint:
+            self.archive.checkpoint()
         result.items = [ItemRow.from_event(ev) for ev in logged]
         return result
 

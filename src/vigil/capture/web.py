@@ -23,6 +23,7 @@ import os
 import platform
 import secrets
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -100,8 +101,11 @@ class WebCapturer:
         self.screenshot = screenshot
         self.actor = Actor.current().as_json()
 
-    def capture(self, url: str) -> CaptureResult:
-        """Capture *url*; `CaptureError` (nothing stored) if it gives no response at all."""
+    def capture(self, url: str, *, checkpoint: bool = True) -> CaptureResult:
+        """Capture *url*; `CaptureError` (nothing stored) if it gives no response at all.
+
+        With ``checkpoint=False`` the caller signs one checkpoint after many captures.
+        """
         if urlsplit(url).scheme not in ("http", "https"):
             raise CaptureError(f"{url}: not an http(s) URL")
         result = CaptureResult(url)
@@ -116,12 +120,16 @@ class WebCapturer:
                         result.problems += self._fetch_medium(session, media_url)
             with tmp.open("rb") as f:
                 warc = self.archive.blobs.put(f)
-            responses, certificates = self._store_records(warc)
+            responses, certificates = self._store_records(tmp)
             events = self._events(url, started, page, warc, responses, certificates, result)
         finally:
             tmp.unlink(missing_ok=True)
+        failed = self.archive.blobs.sync()  # in deferred mode: every blob durable first
+        if failed:
+            raise next(iter(failed.values()))
         logged = self.archive.append_events(events)
-        self.archive.checkpoint()
+        if checkpoint:
+            self.archive.checkpoint()
         result.items = [ItemRow.from_event(ev) for ev in logged]
         return result
 
@@ -136,11 +144,15 @@ class WebCapturer:
             return [f"{url}: HTTP {fetched.status}"]
         return []
 
-    def _store_records(self, warc: StoredBlob) -> tuple[list[_Response], list[dict[str, str]]]:
-        """Store each response body and TLS certificate found in the stored WARC."""
+    def _store_records(self, warc: Path) -> tuple[list[_Response], list[dict[str, str]]]:
+        """Store each response body and TLS certificate of the WARC just stored.
+
+        Read from the temporary file the WARC blob was made from (the same bytes): in
+        deferred mode the blob's name appears only at the next `sync`.
+        """
         responses: list[_Response] = []
         certificates: list[dict[str, str]] = []
-        with self.archive.blobs.open(warc.sha256) as stream:
+        with warc.open("rb") as stream:
             for record in ArchiveIterator(stream):
                 headers = record.rec_headers
                 uri = headers.get_header("WARC-Target-URI")

@@ -19,6 +19,7 @@ from vigil.errors import CaptureError
 @cli.command()
 @click.argument("urls", nargs=-1, required=True)
 @click.option("--no-media", is_flag=True, help="Capture the page only, not the media it shows.")
+@click.option("--no-screenshot", is_flag=True, help="Do not render a screenshot with Chromium.")
 @click.option(
     "--yt-dlp",
     "via",
@@ -64,6 +65,7 @@ def capture(
     state: State,
     urls: tuple[str, ...],
     no_media: bool,
+    no_screenshot: bool,
     via: str | None,
     user_agent: str,
     max_bytes: int,
@@ -88,13 +90,13 @@ def capture(
         user_agent=user_agent, read_timeout=timeout, max_bytes=max_bytes, verify_tls=not insecure
     )
     failed = 0
-    with state.open() as archive:
-        web = WebCapturer(archive, options, media=not no_media)
+    with state.open() as archive, archive.blobs.deferred_sync():
+        web = WebCapturer(archive, options, media=not no_media, screenshot=not no_screenshot)
         platform = PlatformCapturer(archive, options)
         for url in urls:
             use_ytdlp = via == "yt-dlp" or (via is None and platform_extractor(url) is not None)
             try:
-                result = (platform if use_ytdlp else web).capture(url)
+                result = (platform if use_ytdlp else web).capture(url, checkpoint=False)
             except CaptureError as exc:
                 failed += 1
                 if as_json:
@@ -109,6 +111,7 @@ def capture(
                 click.echo(f"{item.kind:8} {item.id}  {item.sha256[:16]}  {item.url or item.name}")
             for problem in result.problems:
                 click.echo(f"warning  {problem}", err=True)
+        archive.checkpoint()  # one signature covering every capture of this run
     if failed:
         sys.exit(1)
 
