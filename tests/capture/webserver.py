@@ -57,6 +57,14 @@ ROUTES: dict[str, tuple[int, str, bytes]] = {
         ).encode("latin-1"),
     ),
     "/big": (200, "application/octet-stream", b"x" * (3 << 20)),
+    "/channel": (
+        200,
+        "text/html",
+        b'<html><head><title>Channel</title></head><body><video src="/media/clip.mp4"></video>'
+        b'<video src="/media/two.mp4"></video></body></html>',
+    ),
+    "/media/two.mp4": (200, "video/mp4", MP4 + b"two"),
+    "/broken-feed.xml": (200, "application/rss+xml", b"<rss><channel><item><title>unclosed"),
 }
 
 

@@ -215,3 +215,28 @@ def test_cli_watch_stops_cleanly_on_sigterm_and_resumes(
         )
         == count
     )
+
+
+def test_account_listing_captures_each_post_once(archive: Archive, site: str) -> None:
+    watcher = Watcher(archive, [Source("channel", f"{site}/channel", "account", 60)], host_gap=0)
+    watcher.run(threading.Event(), once=True)
+    posts = sorted(i.url for i in archive.items() if i.kind == "post")
+    assert posts == [f"{site}/media/clip.mp4", f"{site}/media/two.mp4"]
+    _due_later(watcher, 120)
+    watcher.run(threading.Event(), once=True)
+    assert sorted(i.url for i in archive.items() if i.kind == "post") == posts
+    (status,) = watcher.status()
+    assert status.captured == 4 and status.failures == 0  # 2 posts + 2 media
+
+
+def test_a_malformed_feed_is_kept_and_reported(
+    archive: Archive, site: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    watcher = Watcher(archive, [Source("bad", f"{site}/broken-feed.xml", "feed", 60)], host_gap=0)
+    with caplog.at_level("WARNING", logger="vigil.watch.loop"):
+        watcher.run(threading.Event(), once=True)
+    assert "malformed feed" in caplog.text
+    # the document itself is evidence of what was served; its link-less entry is skipped
+    assert [i.kind for i in archive.items()] == ["warc", "page"]
+    (status,) = watcher.status()
+    assert status.failures == 0

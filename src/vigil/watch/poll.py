@@ -127,6 +127,10 @@ class Poller:
         parsed: Any = feedparser.parse(body)
         if parsed.bozo and not parsed.entries:
             raise CaptureError(f"{source.url}: not a readable feed ({parsed.bozo_exception})")
+        if parsed.bozo:  # feedparser read part of it: keep the document, say what is wrong
+            outcome.problems.append(
+                f"{source.url}: malformed feed ({parsed.bozo_exception}); read as far as it goes"
+            )
         outcome.captured += self._capture(source.url, media=False)
         for entry in parsed.entries:
             link = entry.get("link")
