@@ -170,16 +170,9 @@ class Archive:
     # -- keeping the index in step with the ledger ---------------------------------
 
     def _catch_up_if_needed(self) -> None:
-        entries_size = self.log.entries_path.stat().st_size
-        end = 0 if self.log.size == 0 else self._end_offset()
-        if self.index.ledger_size() != self.log.size or end != entries_size:
+        if self.index.ledger_size() != self.log.size or not self.log.in_step():
             with self.log.writer() as writer:
                 self._catch_up(writer)
-
-    def _end_offset(self) -> int:
-        with (self.log.cache_dir / "offsets").open("rb") as f:
-            f.seek(-8, os.SEEK_END)
-            return int.from_bytes(f.read(8), "big")
 
     def _catch_up(
         self,

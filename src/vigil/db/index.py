@@ -6,7 +6,6 @@ after a crash, or a full `vigil reindex`, so the three cannot drift apart.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -276,7 +275,3 @@ def _row(m: Any) -> ItemRow:
         url=m["url"],
         parent_id=m["parent_id"],
     )
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode("ascii")

@@ -83,6 +83,15 @@ class Log:
         except FileNotFoundError:
             raise LedgerError(f"no ledger at {self.folder}") from None
 
+    def indexed_end(self) -> int:
+        """Byte offset in ``entries.jsonl`` up to which the caches cover the entries."""
+        with (self.cache_dir / "offsets").open("rb") as offsets:
+            return _read_offset(offsets, self.size - 1)
+
+    def in_step(self) -> bool:
+        """Whether the caches cover exactly the entries on disk (no repair needed)."""
+        return self.indexed_end() == self.entries_path.stat().st_size
+
     def entry(self, index: int) -> bytes:
         """The exact bytes of entry *index* (without its newline)."""
         with (self.cache_dir / "offsets").open("rb") as offsets:
@@ -331,7 +340,7 @@ class LogWriter:
     def _extend_caches(self, entries: Sequence[bytes]) -> None:
         log = self.log
         with (log.cache_dir / "offsets").open("ab") as f:
-            end = self._last_end() if self.size else 0
+            end = log.indexed_end()
             packed = []
             for entry in entries:
                 end += len(entry) + 1
@@ -361,9 +370,3 @@ class LogWriter:
                 f.write(b"".join(nodes))
                 f.flush()
                 os.fsync(f.fileno())
-
-    def _last_end(self) -> int:
-        with (self.log.cache_dir / "offsets").open("rb") as f:
-            f.seek(-_OFFSET.size, os.SEEK_END)
-            value: int = _OFFSET.unpack(f.read(_OFFSET.size))[0]
-            return value

@@ -61,6 +61,7 @@ class Poller:
         self.options = options or FetchOptions()
         self.session = polite_session(self.options)
         self.web = WebCapturer(archive, self.options)
+        self.feed_web = WebCapturer(archive, self.options, media=False)  # the feed document
         self.platform = PlatformCapturer(archive, self.options)
 
     def poll(self, source: Source, state: PollState) -> PollOutcome:
@@ -112,12 +113,10 @@ class Poller:
         )
         return (None if new.content_sha256 == state.content_sha256 else body), new
 
-    def _capture(self, url: str, *, platform: bool = False, media: bool = True) -> list[str]:
-        capturer = self.platform if platform else self.web
-        if not platform:
-            self.web.media = media
-        result = capturer.capture(url)
-        return [i.id for i in result.items]
+    def _capture(
+        self, url: str, capturer: WebCapturer | PlatformCapturer | None = None
+    ) -> list[str]:
+        return [i.id for i in (capturer or self.web).capture(url).items]
 
     def _feed(self, source: Source, state: PollState) -> PollOutcome:
         body, new_state = self._changed(source, state)
@@ -131,7 +130,7 @@ class Poller:
             outcome.problems.append(
                 f"{source.url}: malformed feed ({parsed.bozo_exception}); read as far as it goes"
             )
-        outcome.captured += self._capture(source.url, media=False)
+        outcome.captured += self._capture(source.url, self.feed_web)
         for entry in parsed.entries:
             link = entry.get("link")
             if not link or self.already_captured(link):
@@ -165,7 +164,7 @@ class Poller:
             if not url or self.already_captured(url):
                 continue
             try:
-                outcome.captured += self._capture(url, platform=True)
+                outcome.captured += self._capture(url, self.platform)
             except VigilError as exc:
                 outcome.problems.append(str(exc))
         outcome.unchanged = not outcome.captured
