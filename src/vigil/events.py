@@ -21,6 +21,10 @@ Event types so far:
   stored as a new item with the ``tool`` and version that made it.
 * ``item.gone``: the item's URL no longer serves it (HTTP 404/410/451, or the
   platform's message): evidence of a takedown, with when we saw it.
+* ``stream.ended``: a live recording (item ``kind`` ``stream``; its ``playlist``,
+  ``segment``, ``key`` and ``init`` children were each logged as they arrived) is
+  over: why (``ended``, ``stalled``, ``vanished``, ``stopped``), and what was kept
+  and what is missing.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ __all__ = [
     "EVENT_VERSION",
     "ITEM_ADDED",
     "ITEM_GONE",
+    "STREAM_ENDED",
     "Actor",
     "Event",
     "canonical_json",
@@ -56,6 +61,7 @@ EVENT_VERSION = 1
 ITEM_ADDED = "item.added"
 DERIVATIVE_ADDED = "derivative.added"
 ITEM_GONE = "item.gone"
+STREAM_ENDED = "stream.ended"
 _REQUIRED = {"v": int, "type": str, "at": str, "sha256": str, "actor": dict}
 
 
