@@ -1,8 +1,9 @@
 """Benchmarks of the evidence store. Each prints its figure and a ratio against a reference
 measured in the same run (never a timed test).
 
-Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|verify|import|capture]
-                                     [--work DIR] [--entries N]
+Usage:  .venv/bin/python bench/run.py
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record]
+            [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
           against `sha256sum` reading the same (page-cached) files; peak RSS of the 2 GB add.
@@ -16,6 +17,10 @@ Usage:  .venv/bin/python bench/run.py [all|add|add-many|add-big|ledger|proof|ver
 * import  `vigil import telegram` of a 10,000-message export (100 photos). Goal < 30 s.
 * capture `vigil capture --no-screenshot` of 1,000 local pages with their images, against
           `wget --warc-file -p` fetching the same. Goal <= 1.5x wget's time.
+* record  four concurrent 720p live HLS streams (ffmpeg) recorded by one `vigil record` for
+          5 minutes, streamlink beside it (bench/recording.py). Goals: 0 segments lost;
+          median listed -> durable < 1 s; CPU < 50% of one core; bytes identical to
+          streamlink's.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from recording import bench_record
 from vigil.archive import Archive
 from vigil.events import ITEM_ADDED, encode_event
 from vigil.ledger import merkle
@@ -449,12 +455,16 @@ def main() -> None:
             "verify",
             "import",
             "capture",
+            "record",
         ],
     )
     parser.add_argument(
         "--work", type=Path, default=Path("bench/work"), help="scratch folder (several GB)"
     )
     parser.add_argument("--entries", type=int, default=1_000_000, help="log size for proof/verify")
+    parser.add_argument(
+        "--record-seconds", type=int, default=300, help="length of the live streams recorded"
+    )
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     print(f"vigil benchmarks on {os.cpu_count()} cores; scratch {args.work.resolve()}")
@@ -466,6 +476,8 @@ def main() -> None:
         bench_verify(args.work, args.entries)
     if args.which in ("all", "capture"):
         bench_capture(args.work)
+    if args.which in ("all", "record"):
+        bench_record(args.work, args.record_seconds)
     if args.which in ("all", "import"):
         bench_import(args.work)
     if args.which in ("all", "add", "add-many", "add-big"):

@@ -25,6 +25,8 @@ Event types so far:
   ``segment``, ``key`` and ``init`` children were each logged as they arrived) is
   over: why (``ended``, ``stalled``, ``vanished``, ``stopped``), and what was kept
   and what is missing.
+* ``stream.missing``: a segment of a live recording we will never have (it left the
+  playlist before we got it, or kept failing), logged as soon as we know.
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ __all__ = [
     "ITEM_ADDED",
     "ITEM_GONE",
     "STREAM_ENDED",
+    "STREAM_MISSING",
     "Actor",
     "Event",
     "canonical_json",
@@ -62,6 +65,7 @@ ITEM_ADDED = "item.added"
 DERIVATIVE_ADDED = "derivative.added"
 ITEM_GONE = "item.gone"
 STREAM_ENDED = "stream.ended"
+STREAM_MISSING = "stream.missing"
 _REQUIRED = {"v": int, "type": str, "at": str, "sha256": str, "actor": dict}
 
 

@@ -35,7 +35,12 @@ class HlsServer:
     def __init__(self, root: Path, port: int = 0) -> None:
         self.root = root
         self.port = port
-        self.fail: dict[str, int] = {}  # path -> how many more times to answer 404
+        self.fail: dict[str, int] = {}  # path -> how many more times to answer an error
+        self.fail_status: dict[str, int] = {}  # path -> that error (default 404)
+        self.drop_once: set[str] = set()  # paths whose next body is cut off mid-way
+        self.rotate_tokens = False  # segment URIs in playlists get a new ?token= each time
+        self.half_sent = threading.Event()  # set once half of a delayed segment went out
+        self._served = 0
         self.requests: list[str] = []
         self.segment_delay = 0.0  # seconds to pause in the middle of each segment body
         self._server: http.server.ThreadingHTTPServer | None = None
@@ -63,12 +68,22 @@ class HlsServer:
                 owner.requests.append(name)
                 path = (owner.root / name).resolve()
                 body = None
+                status = 404
                 if owner.fail.get(name, 0) > 0:
                     owner.fail[name] -= 1
+                    status = owner.fail_status.get(name, 404)
                 elif path.is_file() and owner.root.resolve() in path.parents:
                     body = path.read_bytes()
+                if body is not None and owner.rotate_tokens and path.suffix == ".m3u8":
+                    owner._served += 1
+                    body = b"\n".join(
+                        line + b"?token=%d" % owner._served
+                        if line and not line.startswith(b"#")
+                        else line
+                        for line in body.split(b"\n")
+                    )
                 if body is None:
-                    self.send_response(404)
+                    self.send_response(status)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
                     return
@@ -77,10 +92,18 @@ class HlsServer:
                 self.send_header("Content-Length", str(len(body)))
                 self.send_header("Cache-Control", "no-cache")
                 self.end_headers()
+                if name in owner.drop_once:
+                    owner.drop_once.discard(name)
+                    self.wfile.write(body[: len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                    return
                 if owner.segment_delay and path.suffix == ".ts":
                     half = len(body) // 2
                     self.wfile.write(body[:half])
                     self.wfile.flush()
+                    owner.half_sent.set()
                     time.sleep(owner.segment_delay)
                     body = body[half:]
                 self.wfile.write(body)

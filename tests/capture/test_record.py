@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import itertools
 import json
 import os
 import signal
@@ -333,6 +335,13 @@ def test_variant_vanishing_switches_to_the_next_best(
     assert any("switched to" in p for p in result.problems)
     playlists = [s.claimed["playlist"] for s in children(sqlite_archive, result, "segment")]
     assert playlists[0].endswith("high/live.m3u8") and playlists[-1].endswith("low/live.m3u8")
+    # The other variant is taken up where the first stopped: no stretch of time twice.
+    times = [
+        dt.datetime.fromisoformat(s.claimed["program_date_time"])
+        for s in children(sqlite_archive, result, "segment")
+    ]
+    steps = [(b - a).total_seconds() for a, b in itertools.pairwise(times)]
+    assert min(steps) > 0.5, steps
     assert children(sqlite_archive, result, "remux"), result.problems
     assert sqlite_archive.verify().ok
 
@@ -367,7 +376,6 @@ def test_recorder_killed_mid_segment_resumes_without_half_writes(tmp_path: Path)
     publisher = Publisher(folder, seconds=10)
     command = [sys.executable, "-m", "vigil", "record", "--give-up", "5", "--json"]
     with HlsServer(folder) as server:
-        server.segment_delay = 0.4  # each segment body arrives in two halves
         url = server.url("live.m3u8")
         publisher.wait_for_segments(1)
         first = subprocess.Popen(
@@ -375,13 +383,17 @@ def test_recorder_killed_mid_segment_resumes_without_half_writes(tmp_path: Path)
         )
         assert first.stdout is not None
         seen = 0
-        for line in first.stdout:  # wait for two durable segments, then kill mid-body
+        for line in first.stdout:  # two segments durable; then the next arrives in halves
             seen += json.loads(line).get("kind") == "segment"
             if seen == 2:
+                server.segment_delay = 2.0
                 break
-        time.sleep(0.2)
-        first.send_signal(signal.SIGKILL)
+        assert server.half_sent.wait(10)
+        first.send_signal(signal.SIGKILL)  # mid-body: half a segment is in a temp file
         first.wait()
+        server.segment_delay = 0
+        tmp = archive_path / "blobs" / "tmp"
+        assert all(p.name.startswith(f"{first.pid}-") for p in tmp.iterdir())
         status = subprocess.run(
             [sys.executable, "-m", "vigil", "record", "--status", "--json"],
             env=vigil_env(archive_path, None),
@@ -391,6 +403,7 @@ def test_recorder_killed_mid_segment_resumes_without_half_writes(tmp_path: Path)
         )
         interrupted = json.loads(status.stdout)
         assert len(interrupted) == 1 and interrupted[0]["process_alive"] is False
+        assert interrupted[0]["segments"] == 2
         second = subprocess.run(
             [*command, url], env=vigil_env(archive_path, None), capture_output=True, text=True
         )
@@ -403,6 +416,8 @@ def test_recorder_killed_mid_segment_resumes_without_half_writes(tmp_path: Path)
         assert not list(archive.blobs.stray_files())
         assert len([i for i in archive.items() if i.kind == "stream"]) == 1
         assert_plays(archive, result, sum(listed_durations(folder / "live.m3u8").values()))
+        assert archive.reindex() >= 0  # and the dead process's temp file is cleared
+    assert not list((archive_path / "blobs" / "tmp").iterdir())
 
 
 def test_sigint_stops_cleanly_and_assembles(tmp_path: Path) -> None:
@@ -486,3 +501,149 @@ https://cdn.example/b.ts
     assert not playlist.ended and playlist.target_duration == 2
     with pytest.raises(CaptureError, match="not an HLS playlist"):
         parse_playlist(b"<html>", "http://x/y.m3u8")
+
+
+def test_watch_records_live_stream_sources_at_once_and_stops_cleanly(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    from vigil.capture.live import StatusBoard
+    from vigil.watch.loop import Watcher
+    from vigil.watch.sources import Source
+
+    folder = tmp_path / "www"
+    first = Publisher(folder / "a", seconds=30)
+    second = Publisher(folder / "b", seconds=30)
+    (folder / "offline").mkdir()
+    with HlsServer(folder) as server:
+        first.wait_for_segments(1)
+        second.wait_for_segments(1)
+        sources = [
+            Source("a", server.url("a/live.m3u8"), "stream", 60),
+            Source("b", server.url("b/live.m3u8"), "stream", 60),
+            Source("off", server.url("offline/live.m3u8"), "stream", 60),  # not live: 404
+        ]
+        watcher = Watcher(sqlite_archive, sources, host_gap=0)
+        stop = threading.Event()
+        thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
+        thread.start()
+        board = StatusBoard(sqlite_archive.root)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            live = [s for s, alive in board.read() if alive and s.segments >= 2]
+            if len(live) == 2:
+                break
+            time.sleep(0.1)
+        assert sorted(watcher.recorders.running()) == ["a", "b"]
+        assert len(live) == 2
+        stop.set()
+        thread.join(30)
+        assert not thread.is_alive()
+    first.kill(), second.kill()
+    streams = [i for i in sqlite_archive.items() if i.kind == "stream"]
+    assert sorted(i.url for i in streams) == [server.url("a/live.m3u8"), server.url("b/live.m3u8")]
+    for stream in streams:
+        ended = [json.loads(e.raw) for e in sqlite_archive.custody(stream.id)][-1]
+        assert ended["type"] == "stream.ended" and ended["reason"] == "stopped"
+        kinds = {c.kind for c in sqlite_archive.index.children(stream.id)}
+        assert {"segment", "remux"} <= kinds
+    assert board.read() == []
+    assert sqlite_archive.verify().ok
+
+
+def test_connection_dropped_mid_segment_is_retried(sqlite_archive: Archive, tmp_path: Path) -> None:
+    folder = tmp_path / "www"
+    publisher = Publisher(folder, seconds=4)
+    with HlsServer(folder) as server:
+        server.drop_once.add("live00001.ts")
+        publisher.wait_for_segments(1)
+        result = record(sqlite_archive, server.url("live.m3u8"), retry_wait=0.05)
+    assert publisher.wait() == 0
+    assert result.reason == "ended" and not result.missing
+    assert_kept_everything(sqlite_archive, result, folder)
+    second = next(
+        s for s in children(sqlite_archive, result, "segment") if s.name == "live00001.ts"
+    )
+    assert json.loads(sqlite_archive.custody(second.id)[0].raw)["fetched"]["attempts"] == 2
+
+
+def test_rotating_uri_tokens_do_not_duplicate_segments(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "www"
+    publisher = Publisher(folder, seconds=4)
+    with HlsServer(folder) as server:
+        server.rotate_tokens = True
+        publisher.wait_for_segments(2)
+        result = record(sqlite_archive, server.url("live.m3u8"))
+    assert publisher.wait() == 0
+    segments = children(sqlite_archive, result, "segment")
+    sequences = [int(s.claimed["sequence"]) for s in segments]
+    assert sequences == list(range(len(listed_durations(folder / "live.m3u8"))))
+    assert all("?token=" in (s.url or "") for s in segments)
+
+
+def test_publisher_restart_starts_a_new_epoch_and_loses_nothing(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "www"
+    publisher = Publisher(folder, seconds=30)
+    with HlsServer(folder) as server:
+        publisher.wait_for_segments(1)
+        background = Background(sqlite_archive, server.url("live.m3u8"), give_up=6)
+        publisher.wait_for_segments(3)
+        time.sleep(0.3)
+        publisher.kill()
+        first_run = {n: sha256_file(folder / n) for n in publisher.published()}
+        time.sleep(1.5)  # the same names again, from sequence 0, at later times
+        again = Publisher(folder, seconds=3)
+        assert again.wait() == 0
+        result = background.join()
+    assert result.reason == "ended"
+    assert any("restarted" in p for p in result.problems)
+    second_run = {n: sha256_file(folder / n) for n in listed_durations(folder / "live.m3u8")}
+    held = [s.sha256 for s in children(sqlite_archive, result, "segment")]
+    assert held == list(first_run.values()) + list(second_run.values())
+    epochs = [
+        json.loads(sqlite_archive.custody(s.id)[0].raw)["fetched"]["epoch"]
+        for s in children(sqlite_archive, result, "segment")
+    ]
+    assert epochs == [0] * len(first_run) + [1] * len(second_run)
+
+
+def test_a_segment_failing_with_5xx_is_missing_after_some_reloads_not_blocking(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "www"
+    publisher = Publisher(folder, seconds=5)
+    with HlsServer(folder) as server:
+        server.fail["live00001.ts"] = 1000
+        server.fail_status["live00001.ts"] = 503
+        publisher.wait_for_segments(1)
+        result = record(sqlite_archive, server.url("live.m3u8"), retry_wait=0.02)
+    assert publisher.wait() == 0
+    assert result.reason == "ended"
+    assert [(m["sequence"], m["error"]) for m in result.missing] == [(1, "failed in 3 reloads")]
+    names = [s.name for s in children(sqlite_archive, result, "segment")]
+    assert names == [n for n in listed_durations(folder / "live.m3u8") if n != "live00001.ts"]
+    missing_events = [json.loads(e.raw) for e in sqlite_archive.custody(result.recording.id)]
+    assert [e["type"] for e in missing_events] == ["item.added", "stream.missing", "stream.ended"]
+
+
+def test_a_playlist_read_mid_rewrite_counts_only_complete_lines() -> None:
+    whole = (
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-MEDIA-SEQUENCE:0\n"
+        b"#EXTINF:1.0,\nlive00000.ts\n#EXTINF:1.0,\nlive00001.ts\n"
+    )
+    assert [s.sequence for s in parse_playlist(whole, "http://h/live.m3u8").segments] == [0, 1]
+    for cut in (len(whole) - 3, len(whole) - 14):  # a cut-off URI; a duration without one
+        partial = parse_playlist(whole[:cut], "http://h/live.m3u8")
+        assert [s.uri for s in partial.segments] == ["http://h/live00000.ts"]
+    ranged = parse_playlist(
+        b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-DISCONTINUITY-SEQUENCE:4\n"
+        b"#EXTINF:1,\n#EXT-X-BYTERANGE:100@10\nall.ts\n#EXTINF:1,\n#EXT-X-BYTERANGE:50\nall.ts\n"
+        b"#EXT-X-DISCONTINUITY\n#EXTINF:1,\nb.ts\n#EXT-X-ENDLIST\n",
+        "http://h/v.m3u8",
+    )
+    assert [s.byterange for s in ranged.segments] == [(100, 10), (50, 110), None]
+    assert [s.discontinuity_sequence for s in ranged.segments] == [4, 4, 5]
+    assert ranged.ended

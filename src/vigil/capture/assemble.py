@@ -129,7 +129,7 @@ def assemble(
         raise CaptureError("ffmpeg is not installed: segments kept, no assembled file")
     if not segments:
         raise CaptureError("no segments to assemble")
-    folder = Path(tempfile.mkdtemp(prefix="assemble-", dir=scratch))
+    folder = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-assemble-", dir=scratch))
     try:
         text, used = _playlist(segments, keys, inits, folder, blob_path)
         (folder / "local.m3u8").write_text(text)

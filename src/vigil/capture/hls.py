@@ -51,6 +51,8 @@ class Segment:
     discontinuity: bool
     key: SegmentKey | None
     init_uri: str | None  # EXT-X-MAP, for fragmented MP4 segments
+    discontinuity_sequence: int = 0
+    byterange: tuple[int, int] | None = None  # (length, offset): EXT-X-BYTERANGE
     title: str | None = None
 
     def describe(self) -> dict[str, Any]:
@@ -59,7 +61,10 @@ class Segment:
             "sequence": self.sequence,
             "duration": self.duration,
             "discontinuity": self.discontinuity,
+            "discontinuity_sequence": self.discontinuity_sequence,
         }
+        if self.byterange is not None:
+            out["byterange"] = f"{self.byterange[0]}@{self.byterange[1]}"
         if self.program_date_time is not None:
             out["program_date_time"] = self.program_date_time.astimezone(dt.UTC).isoformat()
         if self.key is not None:
@@ -96,6 +101,7 @@ class MediaPlaylist:
     uri: str
     variants: list[Variant]
     segments: list[Segment]
+    media_sequence: int
     target_duration: float
     ended: bool  # EXT-X-ENDLIST: no segment will ever be added
     playlist_type: str | None  # EVENT, VOD or None (sliding window)
@@ -110,13 +116,20 @@ def is_playlist(body: bytes) -> bool:
 
 
 def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
-    """Parse *body* fetched from *uri*; `CaptureError` when it is not an HLS playlist."""
+    """Parse *body* fetched from *uri*; `CaptureError` when it is not an HLS playlist.
+
+    A live playlist may be read while its server rewrites it in place: unless it
+    says it ended, only complete lines count, and a duration without its URI is no
+    segment.
+    """
     if not is_playlist(body):
         raise CaptureError(f"{uri}: not an HLS playlist (no #EXTM3U header)")
     try:
         text = body.decode("utf-8-sig")
+        if "#EXT-X-ENDLIST" not in text and not text.endswith("\n"):
+            text = text[: text.rfind("\n") + 1]
         parsed: Any = m3u8.loads(text, uri=uri)
-    except (UnicodeDecodeError, ValueError, AttributeError, IndexError) as exc:
+    except (UnicodeDecodeError, ValueError, AttributeError, IndexError, TypeError) as exc:
         raise CaptureError(f"{uri}: unreadable HLS playlist ({exc})") from None
     variants = [
         Variant(
@@ -128,8 +141,19 @@ def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
         for p in parsed.playlists
     ]
     first = int(parsed.media_sequence or 0)
+    discontinuities = int(parsed.discontinuity_sequence or 0)
     segments = []
+    range_end: dict[str, int] = {}  # URI -> where its last byte range ended
     for n, seg in enumerate(parsed.segments):
+        discontinuities += 1 if seg.discontinuity and n else 0
+        if not seg.uri:
+            continue
+        byterange = None
+        if seg.byterange:
+            length_text, _, offset_text = str(seg.byterange).partition("@")
+            offset = int(offset_text) if offset_text else range_end.get(seg.absolute_uri, 0)
+            byterange = (int(length_text), offset)
+            range_end[seg.absolute_uri] = offset + int(length_text)
         key = seg.key
         seg_key = None
         if key is not None and key.method and key.method.upper() != "NONE":
@@ -144,6 +168,8 @@ def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
                 discontinuity=bool(seg.discontinuity),
                 key=seg_key,
                 init_uri=init,
+                discontinuity_sequence=discontinuities,
+                byterange=byterange,
                 title=seg.title or None,
             )
         )
@@ -153,6 +179,7 @@ def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
         uri=uri,
         variants=variants,
         segments=segments,
+        media_sequence=first,
         target_duration=float(parsed.target_duration or 6),
         ended=bool(parsed.is_endlist),
         playlist_type=(parsed.playlist_type or "").upper() or None,

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from dataclasses import asdict, dataclass
 from importlib.metadata import version
@@ -143,7 +144,7 @@ class StatusBoard:
 
     def write(self, status: LiveStatus) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tmp = self.folder / f".{status.recording}.{os.getpid()}.tmp"
+        tmp = self.folder / f".{status.recording}.{os.getpid()}.{threading.get_ident()}.tmp"
         tmp.write_text(json.dumps(asdict(status)))
         os.replace(tmp, self.folder / f"{status.recording}.json")
 

@@ -26,7 +26,10 @@ changed, half of one after a reload that did not. A recording whose process died
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import json
+import logging
 import os
 import threading
 import time
@@ -35,18 +38,27 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import requests
+import urllib3
 from sqlalchemy import and_, select
 
 from vigil import __version__
-from vigil.capture.assemble import assemble
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.hls import PLAYLIST_TYPE, MediaPlaylist, best_variant, parse_playlist
 from vigil.capture.live import LiveStatus, Resolved, StatusBoard, resolve_stream
+from vigil.capture.stream_end import finish
 from vigil.capture.variant import VariantRecorder
 from vigil.db.index import ItemRow
 from vigil.db.schema import events, items
 from vigil.errors import CaptureError
-from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, STREAM_ENDED, Actor, rfc3339, utc_now
+from vigil.events import (
+    DERIVATIVE_ADDED,
+    ITEM_ADDED,
+    STREAM_ENDED,
+    STREAM_MISSING,
+    Actor,
+    rfc3339,
+    utc_now,
+)
 from vigil.ids import new_item_id
 from vigil.sniff import sniff_media_type
 
@@ -55,7 +67,11 @@ if TYPE_CHECKING:
 
 __all__ = ["RecordOptions", "RecordingResult", "StreamRecorder"]
 
-Reason = Literal["ended", "stalled", "vanished", "stopped"]
+logger = logging.getLogger(__name__)
+
+Reason = Literal["ended", "stalled", "vanished", "stopped", "failed"]
+_active: set[str] = set()  # recordings running in this process (a URL is recorded once)
+_active_lock = threading.Lock()
 
 
 @dataclass
@@ -87,7 +103,7 @@ class RecordingResult:
     @property
     def abnormal(self) -> bool:
         """The stream stopped without saying so (no EXT-X-ENDLIST) and not on our request."""
-        return self.reason in ("stalled", "vanished")
+        return self.reason in ("stalled", "vanished", "failed")
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -142,24 +158,37 @@ class StreamRecorder:
         self.board = StatusBoard(archive.root)
         self._lock = threading.Lock()
         self._last_checkpoint = time.monotonic()
-        self.done: set[tuple[int, str]] = set()  # (sequence, URI) of segments held
-        self.last_sequence: dict[str, int] = {}  # media playlist URI -> last sequence held
-        self.held: dict[str, str] = {}  # key/init URI -> item id
+        # Resuming: media playlist URI -> {sequence: program date time} of segments held.
+        self.resumed: dict[str, dict[int, dt.datetime | None]] = {}
+        self.held_aux: dict[str, str] = {}  # key/init URI -> item id
+        self.failed_aux: set[str] = set()
         self.result: RecordingResult | None = None
         self.first_playlist_item = ""  # the item holding the first playlist fetched
         self.status: LiveStatus | None = None
 
     # -- fetching ----------------------------------------------------------------------
 
-    def fetch(self, url: str, limit: int | None = None) -> Got:
-        """GET *url*; requests' exceptions propagate (the caller decides what they mean)."""
+    def fetch(
+        self, url: str, limit: int | None = None, byterange: tuple[int, int] | None = None
+    ) -> Got:
+        """GET *url* (a byte range of it: length, offset); a failure on the way, even
+        mid-body, is a `requests.RequestException` (the caller decides what it means)."""
         limit = limit or self.options.fetch.max_bytes
         started = rfc3339(utc_now())
         timeout = (self.options.fetch.connect_timeout, self.options.fetch.read_timeout)
-        with self.session.get(url, timeout=timeout, stream=True) as response:
-            body = response.raw.read(limit + 1, decode_content=True)
+        headers = {}
+        if byterange is not None:
+            length, offset = byterange
+            headers["Range"] = f"bytes={offset}-{offset + length - 1}"
+        with self.session.get(url, timeout=timeout, stream=True, headers=headers) as response:
+            try:
+                body = response.raw.read(limit + 1, decode_content=True)
+            except urllib3.exceptions.HTTPError as exc:  # dropped or timed out mid-body
+                raise requests.ConnectionError(f"{url}: {exc}") from None
             if len(body) > limit:
                 raise CaptureError(f"{url}: larger than {limit} bytes")
+            if byterange is not None and response.status_code == 200:
+                body = body[byterange[1] : byterange[1] + byterange[0]]  # Range ignored
             return Got(
                 url=response.url,
                 status=response.status_code,
@@ -242,29 +271,40 @@ class StreamRecorder:
         self.status = LiveStatus(result.recording.id, self.url, os.getpid(), time.time())
         self.board.write(self.status)
         try:
-            self._record(top, first)
-            self._finish(result)
+            try:
+                self._record(top, first)
+            except Exception as exc:  # a bug or the disk: end the recording, keep what is held
+                logger.exception("recording %s failed", result.recording.id)
+                result.reason, result.detail = "failed", f"{type(exc).__name__}: {exc}"
+            finish(self, result)
         finally:
             self.board.remove(result.recording.id)
+            with _active_lock:
+                _active.discard(result.recording.id)
         return result
 
     def _start(self, resolved: Resolved, first: Got) -> RecordingResult:
         """Resume this URL's unfinished recording, or log a new ``stream`` item."""
         unfinished = self._unfinished()
         if unfinished is not None:
+            self._claim(unfinished)
             result = RecordingResult(self.url, unfinished, resumed=True)
             for child in self.archive.index.children(unfinished.id):
                 if child.kind == "segment":
-                    sequence = int(child.claimed["sequence"])
-                    self.done.add((sequence, child.url or ""))
-                    listed_in = str(child.claimed.get("playlist"))
-                    last = self.last_sequence.get(listed_in, -1)
-                    self.last_sequence[listed_in] = max(last, sequence)
+                    held = self.resumed.setdefault(str(child.claimed.get("playlist")), {})
+                    when = child.claimed.get("program_date_time")
+                    held[int(child.claimed["sequence"])] = (
+                        dt.datetime.fromisoformat(when) if when else None
+                    )
                     result.segments += 1
                     result.bytes += child.size
                     result.duration += float(child.claimed.get("duration") or 0)
                 elif child.kind in ("key", "init") and child.url:
-                    self.held[child.url] = child.id
+                    self.held_aux[child.url] = child.id
+            for _, entry in self.archive.index.item_events(unfinished.id):
+                data = json.loads(entry)
+                if data["type"] == STREAM_MISSING:
+                    result.missing.append(data["missing"])
             self.result = result
             rows = self.log(self.child_event("playlist", first, PLAYLIST_TYPE))
             self.first_playlist_item = rows[0].id
@@ -295,11 +335,25 @@ class StreamRecorder:
         }
         logged = self.archive.append_events([event])
         row = ItemRow.from_event(logged[0])
+        self._claim(row)
         result = RecordingResult(self.url, row, resumed=False, items=[row])
         self.first_playlist_item = row.id
         if self.on_item is not None:
             self.on_item(row)
         return result
+
+    def _claim(self, recording: ItemRow) -> None:
+        """Refuse a recording another process or thread is making now."""
+        for status, alive in self.board.read():
+            if status.recording == recording.id and alive and status.pid != os.getpid():
+                raise CaptureError(
+                    f"{self.url}: being recorded now by process {status.pid}"
+                    f" (recording {recording.id})"
+                )
+        with _active_lock:
+            if recording.id in _active:
+                raise CaptureError(f"{self.url}: being recorded now (recording {recording.id})")
+            _active.add(recording.id)
 
     def _unfinished(self) -> ItemRow | None:
         """The latest recording of this URL if no ``stream.ended`` closes it."""
@@ -333,91 +387,22 @@ class StreamRecorder:
             self.result.reason, self.result.detail = recorders[0].run()
             return
         outcomes: list[tuple[Reason, str]] = []
-        threads = [
-            threading.Thread(target=lambda r=r: outcomes.append(r.run()), daemon=True)
-            for r in recorders
-        ]
+
+        def run(recorder: VariantRecorder) -> None:
+            try:
+                outcomes.append(recorder.run())
+            except Exception as exc:
+                logger.exception("recording %s: variant %s failed", self.url, recorder.url)
+                outcomes.append(("failed", f"{recorder.url}: {type(exc).__name__}: {exc}"))
+
+        threads = [threading.Thread(target=run, args=(r,), daemon=True) for r in recorders]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        order: list[Reason] = ["vanished", "stalled", "stopped", "ended"]
+        order: list[Reason] = ["failed", "vanished", "stalled", "stopped", "ended"]
         worst = min(outcomes, key=lambda o: order.index(o[0]))
         self.result.reason, self.result.detail = worst
-
-    def _finish(self, result: RecordingResult) -> None:
-        """Log ``stream.ended``, assemble the file, sign a checkpoint."""
-        assert self.status is not None
-        self.status.state = "assembling"
-        self.board.write(self.status)
-        children = self.archive.index.children(result.recording.id)
-        segments = [c for c in children if c.kind == "segment"]
-        self.log(
-            {
-                "v": 1,
-                "type": STREAM_ENDED,
-                "at": rfc3339(utc_now()),
-                "item": result.recording.id,
-                "sha256": result.recording.sha256,
-                "reason": result.reason,
-                "abnormal": result.abnormal,
-                "detail": result.detail,
-                "segments": len(segments),
-                "bytes": sum(s.size for s in segments),
-                "duration": round(sum(float(s.claimed.get("duration") or 0) for s in segments), 3),
-                "missing": result.missing,
-                "problems": result.problems,
-                "actor": self.actor,
-            }
-        )
-        if self.options.assemble and segments:
-            self._assemble(result, children, segments)
-        self.archive.checkpoint()
-
-    def _assemble(
-        self, result: RecordingResult, children: list[ItemRow], segments: list[ItemRow]
-    ) -> None:
-        keys = {c.url: c for c in children if c.kind == "key" and c.url}
-        inits = {c.url: c for c in children if c.kind == "init" and c.url}
-        by_playlist: dict[str, list[ItemRow]] = {}
-        for seg in segments:
-            by_playlist.setdefault(str(seg.claimed.get("playlist")), []).append(seg)
-        # One file per variant recorded with --all-variants; otherwise one file, across
-        # any variant switch (marked as a discontinuity).
-        groups = list(by_playlist.values()) if self.options.all_variants else [segments]
-        for group in groups:
-            group.sort(key=lambda s: s.added_index)
-            try:
-                made = assemble(group, keys, inits, self.archive.blobs.path, self.archive.blobs.tmp)
-            except CaptureError as exc:
-                result.problems.append(str(exc))
-                continue
-            try:
-                with made.path.open("rb") as f:
-                    blob = self.archive.blobs.put(f)
-            finally:
-                made.cleanup()
-            self.log(
-                {
-                    "v": 1,
-                    "type": DERIVATIVE_ADDED,
-                    "kind": "remux",
-                    "at": rfc3339(utc_now()),
-                    "item": new_item_id(),
-                    "of": result.recording.id,
-                    "sha256": blob.sha256,
-                    "size": blob.size,
-                    "media_type": made.media_type,
-                    "name": f"{result.recording.id}.{made.path.suffix.lstrip('.')}",
-                    "url": self.url,
-                    "tool": made.tool,
-                    "command": made.command,
-                    "made_from": made.made_from,
-                    "playlist": group[0].claimed.get("playlist"),
-                    "note": "remuxed without re-encoding; the segments are the evidence",
-                    "actor": self.actor,
-                }
-            )
 
     def note_segment(self, size: int, duration: float, variant: str) -> None:
         assert self.result is not None and self.status is not None
@@ -430,7 +415,14 @@ class StreamRecorder:
             self.status.last_segment_at = time.time()
             self.status.variant = variant
             self.status.state = "recording"
-        self.board.write(self.status)
+            self.board.write(self.status)
+
+    def set_state(self, state: str) -> None:
+        assert self.status is not None
+        with self._lock:
+            if self.status.state != state:
+                self.status.state = state
+                self.board.write(self.status)
 
     def problem(self, text: str) -> None:
         assert self.result is not None
@@ -438,7 +430,19 @@ class StreamRecorder:
             self.result.problems.append(text)
 
     def note_missing(self, entry: dict[str, Any]) -> None:
+        """Log a segment we will never have (as it is noticed: a crash cannot lose it)."""
         assert self.result is not None and self.status is not None
+        self.log(
+            {
+                "v": 1,
+                "type": STREAM_MISSING,
+                "at": rfc3339(utc_now()),
+                "item": self.result.recording.id,
+                "sha256": self.result.recording.sha256,
+                "missing": entry,
+                "actor": self.actor,
+            }
+        )
         with self._lock:
             self.result.missing.append(entry)
             self.status.missing = len(self.result.missing)

@@ -13,7 +13,7 @@ from vigil.capture.live import StatusBoard
 from vigil.capture.record import RecordingResult, RecordOptions, StreamRecorder
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.db.index import ItemRow
-from vigil.errors import CaptureError, InputError
+from vigil.errors import InputError, VigilError
 from vigil.watch.loop import stop_on_signals
 
 
@@ -42,6 +42,7 @@ def _summary(result: RecordingResult) -> str:
         "stopped": "stopped on request",
         "stalled": "the stream ended abnormally (stalled)",
         "vanished": "the stream ended abnormally (vanished)",
+        "failed": "the recording failed",
     }[result.reason]
     lost = f", {len(result.missing)} missing" if result.missing else ""
     again = " (resumed)" if result.resumed else ""
@@ -134,14 +135,16 @@ def record(
 
     failed = 0
     with state.open() as archive, stop_on_signals() as stop:
-        results: list[RecordingResult | CaptureError] = []
+        results: list[RecordingResult | VigilError] = []
 
         def one(url: str) -> None:
             try:
                 recorder = StreamRecorder(archive, url, options, stop=stop, on_item=on_item)
                 results.append(recorder.run())
-            except CaptureError as exc:
+            except VigilError as exc:
                 results.append(exc)
+            except Exception as exc:  # reported, and the exit status says so
+                results.append(VigilError(f"{url}: {type(exc).__name__}: {exc}"))
 
         threads = [threading.Thread(target=one, args=(u,), daemon=True) for u in urls]
         for thread in threads:
@@ -150,13 +153,14 @@ def record(
             while thread.is_alive():
                 thread.join(0.2)  # stay responsive to signals
     for outcome in results:
-        if isinstance(outcome, CaptureError):
+        if isinstance(outcome, VigilError):
             failed += 1
             if as_json:
                 emit_json({"error": str(outcome)})
             else:
                 click.echo(f"error    {outcome}", err=True)
             continue
+        failed += outcome.reason == "failed"
         if as_json:
             emit_json({"recording": outcome.as_json()})
         else:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import sys
+import time
 from pathlib import Path
 
 import click
+from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
 from vigil.capture.fetch import FetchOptions
+from vigil.capture.live import StatusBoard
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
 from vigil.watch.gone import recheck
@@ -72,6 +75,27 @@ def _when(epoch: float | None) -> str:
     if not epoch:
         return "now"
     return dt.datetime.fromtimestamp(epoch, dt.UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+
+
+def _recordings(board: StatusBoard) -> Table:
+    table = Table("live recording", "state", "duration", "segments", "MB", "last segment", "url")
+    now = time.time()
+    for status, alive in board.read():
+        age = status.last_segment_at
+        table.add_row(
+            status.recording,
+            status.state if alive else "interrupted",
+            f"{status.duration:.0f} s",
+            str(status.segments),
+            f"{status.bytes / 1e6:.1f}",
+            "-" if age is None else f"{now - age:.1f} s ago",
+            status.url,
+        )
+    return table
+
+
+def _view(statuses: list[SourceStatus], board: StatusBoard) -> Group:
+    return Group(_table(statuses), _recordings(board))
 
 
 def _table(statuses: list[SourceStatus]) -> Table:
@@ -137,7 +161,11 @@ def source_import(state: State, file: Path) -> None:
 
 
 @cli.command()
-@click.option("--once", is_flag=True, help="Poll every due source once, then exit.")
+@click.option(
+    "--once",
+    is_flag=True,
+    help="Poll every due source once, then exit (once the recordings it started end).",
+)
 @click.option(
     "--host-gap",
     type=click.FloatRange(0),
@@ -150,7 +178,8 @@ def watch(state: State, once: bool, host_gap: float) -> None:
     """Poll every source on its schedule and capture what is new, until stopped.
 
     Feeds: each new entry is captured once. Pages: captured when they change.
-    Accounts: each new post, through yt-dlp. Failing sources back off
+    Accounts: each new post, through yt-dlp. Streams: recorded while live
+    (as `vigil record` does), several at once. Failing sources back off
     exponentially and never block the others. Ctrl-C or SIGTERM stops cleanly;
     a restart resumes without capturing anything twice.
 
@@ -164,9 +193,11 @@ def watch(state: State, once: bool, host_gap: float) -> None:
         raise InputError("no sources to watch: add one with `vigil source add URL`")
     with state.open() as archive, stop_on_signals() as stop:
         watcher = Watcher(archive, sources, FetchOptions(), host_gap=host_gap)
+        board = StatusBoard(archive.root)
         if state.err.is_terminal:
-            with Live(_table(watcher.status()), console=state.err, refresh_per_second=2) as live:
-                watcher.run(stop, once=once, on_cycle=lambda s: live.update(_table(s)))
+            view = _view(watcher.status(), board)
+            with Live(view, console=state.err, refresh_per_second=2) as live:
+                watcher.run(stop, once=once, on_cycle=lambda s: live.update(_view(s, board)))
         else:
             watcher.run(stop, once=once)
         final = watcher.status()

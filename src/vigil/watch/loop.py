@@ -28,10 +28,12 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from vigil.capture.fetch import FetchOptions
+from vigil.capture.record import RecordOptions
 from vigil.db.schema import source_state
 from vigil.errors import VigilError
 from vigil.events import rfc3339, utc_now
 from vigil.watch.poll import Poller, PollState
+from vigil.watch.recorders import Recorders
 from vigil.watch.sources import Source
 
 if TYPE_CHECKING:
@@ -75,7 +77,8 @@ class Watcher:
     ) -> None:
         self.archive = archive
         self.sources = sources
-        self.poller = Poller(archive, options)
+        self.recorders = Recorders(archive, RecordOptions(fetch=options or FetchOptions()))
+        self.poller = Poller(archive, options, self.recorders)
         self.host_gap = host_gap
         self.clock = clock
         self._last_at_host: dict[str, float] = {}
@@ -166,17 +169,22 @@ class Watcher:
     ) -> None:
         """Poll due sources until *stop* is set (with ``once``: poll each due source once)."""
         self._ensure_rows()
-        while not stop.is_set():
-            for source in self.due():
-                if stop.is_set():
-                    break
-                self.poll_one(source)
+        try:
+            while not stop.is_set():
+                for source in self.due():
+                    if stop.is_set():
+                        break
+                    self.poll_one(source)
+                    if on_cycle is not None:
+                        on_cycle(self.status())
+                if once and not self.recorders.running():
+                    return
+                upcoming = min((s.next_run for s in self.status()), default=self.clock() + 60)
+                stop.wait(max(0.2, min(upcoming - self.clock(), 5.0)))
                 if on_cycle is not None:
-                    on_cycle(self.status())
-            if once:
-                return
-            upcoming = min((s.next_run for s in self.status()), default=self.clock() + 60)
-            stop.wait(max(0.2, min(upcoming - self.clock(), 5.0)))
+                    on_cycle(self.status())  # live recordings move on between polls
+        finally:
+            self.recorders.stop_all()  # each logs its end and is assembled
 
 
 @contextmanager

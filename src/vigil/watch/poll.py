@@ -7,7 +7,8 @@
   last poll's.
 * ``account`` (channel, playlist, profile): yt-dlp's flat listing; every entry not
   captured yet goes through yt-dlp.
-* ``stream``: live recording is not part of this release; the poll says so.
+* ``stream``: when the stream is live and not being recorded, a recording starts
+  on its own thread (`vigil.watch.recorders`); the poll itself returns at once.
 
 The polling requests themselves are not evidence (they decide what to capture);
 every capture goes through `WebCapturer` / `PlatformCapturer` and the ledger.
@@ -30,6 +31,7 @@ from vigil.capture.media import PlatformCapturer
 from vigil.capture.web import WebCapturer
 from vigil.db.schema import items
 from vigil.errors import CaptureError, VigilError
+from vigil.watch.recorders import Recorders
 from vigil.watch.sources import Source
 
 if TYPE_CHECKING:
@@ -56,8 +58,14 @@ class PollOutcome:
 
 
 class Poller:
-    def __init__(self, archive: Archive, options: FetchOptions | None = None) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        options: FetchOptions | None = None,
+        recorders: Recorders | None = None,
+    ) -> None:
         self.archive = archive
+        self.recorders = recorders
         self.options = options or FetchOptions()
         self.session = polite_session(self.options)
         self.web = WebCapturer(archive, self.options)
@@ -72,7 +80,10 @@ class Poller:
             return self._page(source, state)
         if source.kind == "account":
             return self._account(source, state)
-        raise CaptureError(f"{source.url}: live streams are not recorded by this release yet")
+        if self.recorders is None:
+            raise CaptureError(f"{source.url}: streams are recorded by `vigil watch`")
+        said = self.recorders.check(source)
+        return PollOutcome(state, unchanged=said != "started recording")
 
     def _get(self, source: Source, state: PollState) -> tuple[Any, bytes] | None:
         """Conditional GET; None when the server says nothing changed (304)."""
