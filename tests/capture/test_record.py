@@ -21,6 +21,7 @@ import pytest
 from tests.capture.hls import FFMPEG, HlsServer, Publisher
 from tests.conftest import vigil_env
 from vigil.archive import Archive
+from vigil.capture.assemble import assemble
 from vigil.capture.hls import parse_playlist
 from vigil.capture.record import RecordingResult, RecordOptions, StreamRecorder
 from vigil.db.index import ItemRow
@@ -147,6 +148,13 @@ def test_records_a_stream_to_its_end_every_segment_its_own_event(
     remux_event = json.loads(archive.custody(remux.id)[0].raw)
     assert remux_event["made_from"] == [s.sha256 for s in segments]
     assert remux_event["tool"].startswith("ffmpeg ") and "-c" in remux_event["command"]
+    # Anyone can redo the remux from the evidence: the same command gives the same bytes.
+    again = assemble(segments, {}, {}, archive.blobs.path, tmp_path)
+    try:
+        assert sha256_file(again.path) == remux.sha256
+        assert again.command == remux_event["command"]
+    finally:
+        again.cleanup()
 
 
 def test_publisher_killed_midstream_keeps_every_published_segment(tmp_path: Path) -> None:
@@ -647,3 +655,25 @@ def test_a_playlist_read_mid_rewrite_counts_only_complete_lines() -> None:
     assert [s.byterange for s in ranged.segments] == [(100, 10), (50, 110), None]
     assert [s.discontinuity_sequence for s in ranged.segments] == [4, 4, 5]
     assert ranged.ended
+
+
+def test_a_page_embedding_a_live_stream_is_resolved_through_yt_dlp(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "www"
+    folder.mkdir()
+    (folder / "watch.html").write_text(
+        "<html><head><title>Live from eastern Aleppo</title></head><body><video controls>"
+        '<source src="live.m3u8" type="application/x-mpegURL"></video></body></html>'
+    )
+    publisher = Publisher(folder, seconds=3)
+    with HlsServer(folder) as server:
+        publisher.wait_for_segments(1)
+        result = record(sqlite_archive, server.url("watch.html"))
+    assert publisher.wait() == 0
+    event = json.loads(sqlite_archive.custody(result.recording.id)[0].raw)
+    assert event["url"] == server.url("watch.html")
+    assert event["stream"]["playlist_url"] == server.url("live.m3u8")
+    assert event["stream"]["resolved_by"].startswith("yt-dlp ")
+    assert event["stream"]["title"].startswith("Live from eastern Aleppo")
+    assert_kept_everything(sqlite_archive, result, folder)
