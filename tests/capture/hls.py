@@ -38,6 +38,7 @@ class HlsServer:
         self.fail: dict[str, int] = {}  # path -> how many more times to answer an error
         self.fail_status: dict[str, int] = {}  # path -> that error (default 404)
         self.drop_once: set[str] = set()  # paths whose next body is cut off mid-way
+        self.cut_playlist = 0  # the next N playlist responses lose their last 3 bytes
         self.rotate_tokens = False  # segment URIs in playlists get a new ?token= each time
         self.half_sent = threading.Event()  # set once half of a delayed segment went out
         self._served = 0
@@ -82,6 +83,9 @@ class HlsServer:
                         else line
                         for line in body.split(b"\n")
                     )
+                if body is not None and owner.cut_playlist and path.suffix == ".m3u8":
+                    owner.cut_playlist -= 1
+                    body = body[:-3]  # as if read while the server rewrote it in place
                 if body is None:
                     self.send_response(status)
                     self.send_header("Content-Length", "0")

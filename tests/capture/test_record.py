@@ -643,9 +643,11 @@ def test_a_playlist_read_mid_rewrite_counts_only_complete_lines() -> None:
         b"#EXTINF:1.0,\nlive00000.ts\n#EXTINF:1.0,\nlive00001.ts\n"
     )
     assert [s.sequence for s in parse_playlist(whole, "http://h/live.m3u8").segments] == [0, 1]
-    for cut in (len(whole) - 3, len(whole) - 14):  # a cut-off URI; a duration without one
-        partial = parse_playlist(whole[:cut], "http://h/live.m3u8")
-        assert [s.uri for s in partial.segments] == ["http://h/live00000.ts"]
+    assert not parse_playlist(whole, "http://h/live.m3u8").unterminated
+    cut_uri = parse_playlist(whole[:-3], "http://h/live.m3u8")  # live00001.ts cut short
+    assert cut_uri.unterminated and cut_uri.segments[-1].uri == "http://h/live00001."
+    no_uri = parse_playlist(whole[:-13], "http://h/live.m3u8")  # a duration without its URI
+    assert [s.uri for s in no_uri.segments] == ["http://h/live00000.ts"]
     ranged = parse_playlist(
         b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXT-X-DISCONTINUITY-SEQUENCE:4\n"
         b"#EXTINF:1,\n#EXT-X-BYTERANGE:100@10\nall.ts\n#EXTINF:1,\n#EXT-X-BYTERANGE:50\nall.ts\n"
@@ -676,4 +678,19 @@ def test_a_page_embedding_a_live_stream_is_resolved_through_yt_dlp(
     assert event["stream"]["playlist_url"] == server.url("live.m3u8")
     assert event["stream"]["resolved_by"].startswith("yt-dlp ")
     assert event["stream"]["title"].startswith("Live from eastern Aleppo")
+    assert_kept_everything(sqlite_archive, result, folder)
+
+
+def test_a_uri_cut_short_by_an_in_place_rewrite_is_not_recorded_missing(
+    sqlite_archive: Archive, tmp_path: Path
+) -> None:
+    folder = tmp_path / "www"
+    publisher = Publisher(folder, seconds=4)
+    with HlsServer(folder) as server:
+        publisher.wait_for_segments(2)
+        server.cut_playlist = 1  # the first playlist read ends in "live00001." (no newline)
+        result = record(sqlite_archive, server.url("live.m3u8"), retry_wait=0.02)
+    assert publisher.wait() == 0
+    assert result.reason == "ended" and not result.missing, result.missing
+    assert any(name.endswith("live00001.") for name in server.requests)
     assert_kept_everything(sqlite_archive, result, folder)

@@ -105,6 +105,7 @@ class MediaPlaylist:
     target_duration: float
     ended: bool  # EXT-X-ENDLIST: no segment will ever be added
     playlist_type: str | None  # EVENT, VOD or None (sliding window)
+    unterminated: bool = False  # no final newline: the last URI may be cut short
 
     @property
     def is_master(self) -> bool:
@@ -118,16 +119,15 @@ def is_playlist(body: bytes) -> bool:
 def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
     """Parse *body* fetched from *uri*; `CaptureError` when it is not an HLS playlist.
 
-    A live playlist may be read while its server rewrites it in place: unless it
-    says it ended, only complete lines count, and a duration without its URI is no
-    segment.
+    A live playlist may be read while its server rewrites it in place: a duration
+    without its URI is no segment, and `MediaPlaylist.unterminated` says whether the
+    last line may be cut short (no final newline; many servers omit it, so the
+    segment is kept, and the recorder does not take a 404 for it as final).
     """
     if not is_playlist(body):
         raise CaptureError(f"{uri}: not an HLS playlist (no #EXTM3U header)")
     try:
         text = body.decode("utf-8-sig")
-        if "#EXT-X-ENDLIST" not in text and not text.endswith("\n"):
-            text = text[: text.rfind("\n") + 1]
         parsed: Any = m3u8.loads(text, uri=uri)
     except (UnicodeDecodeError, ValueError, AttributeError, IndexError, TypeError) as exc:
         raise CaptureError(f"{uri}: unreadable HLS playlist ({exc})") from None
@@ -140,7 +140,10 @@ def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
         )
         for p in parsed.playlists
     ]
-    first = int(parsed.media_sequence or 0)
+    # EXT-X-SKIP (a delta update) leaves out the first segments: numbering goes on after.
+    skipped = int(getattr(parsed.skip, "skipped_segments", 0) or 0) if parsed.skip else 0
+    first = int(parsed.media_sequence or 0) + skipped
+    times = _program_date_times(parsed.segments)
     discontinuities = int(parsed.discontinuity_sequence or 0)
     segments = []
     range_end: dict[str, int] = {}  # URI -> where its last byte range ended
@@ -164,7 +167,7 @@ def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
                 sequence=first + n,
                 uri=seg.absolute_uri,
                 duration=float(seg.duration or 0),
-                program_date_time=seg.current_program_date_time,
+                program_date_time=times[n],
                 discontinuity=bool(seg.discontinuity),
                 key=seg_key,
                 init_uri=init,
@@ -183,7 +186,29 @@ def parse_playlist(body: bytes, uri: str) -> MediaPlaylist:
         target_duration=float(parsed.target_duration or 6),
         ended=bool(parsed.is_endlist),
         playlist_type=(parsed.playlist_type or "").upper() or None,
+        unterminated=not text.endswith("\n") and not parsed.is_endlist,
     )
+
+
+def _program_date_times(segments: Any) -> list[dt.datetime | None]:
+    """Each segment's program date time (RFC 8216 4.4.4.6): an EXT-X-PROGRAM-DATE-TIME
+    applies to the next segment and carries on by the durations that follow; segments
+    before the first are dated backwards from it, as players do."""
+    times: list[dt.datetime | None] = []
+    current: dt.datetime | None = None
+    for n, seg in enumerate(segments):
+        if seg.program_date_time is not None:
+            current = seg.program_date_time
+        elif current is not None:
+            current += dt.timedelta(seconds=float(segments[n - 1].duration or 0))
+        times.append(current)
+    anchor = next((n for n, t in enumerate(times) if t is not None), None)
+    if anchor is not None:
+        for n in range(anchor - 1, -1, -1):
+            later = times[n + 1]
+            assert later is not None
+            times[n] = later - dt.timedelta(seconds=float(segments[n].duration or 0))
+    return times
 
 
 def best_variant(variants: list[Variant]) -> Variant:

@@ -169,7 +169,9 @@ class VariantRecorder:
             if self.rec.stop.is_set():
                 break
             self._note_gap(seg)
-            outcome = self._segment(seg)
+            # A last URI without its newline may be cut short: its 404 is not final.
+            maybe_cut = playlist.unterminated and seg is playlist.segments[-1]
+            outcome = self._segment(seg, maybe_cut)
             if outcome is None:
                 self.rounds[seg.sequence] = self.rounds.get(seg.sequence, 0) + 1
                 if self.rounds[seg.sequence] < ROUNDS:
@@ -223,14 +225,14 @@ class VariantRecorder:
                 self.rec.stop.wait(self.options.retry_wait * 2 ** (attempt - 1))
         return None, error, definitive, self.options.segment_tries
 
-    def _segment(self, seg: Segment) -> bool | None:
+    def _segment(self, seg: Segment, maybe_cut: bool = False) -> bool | None:
         """Fetch, store and log one segment: True stored, False missing, None retry later."""
         rec = self.rec
         got, error, definitive, attempts = self._get_with_retries(
             seg.uri, self.options.max_segment_bytes, seg.byterange
         )
         if got is None:
-            if not definitive:
+            if not definitive or maybe_cut:
                 return None
             self._missing(seg, error, attempts)
             return False
