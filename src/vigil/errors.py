@@ -29,6 +29,7 @@ the context that caused it (a path, an item, an entry index) in its message.
     │   └── AmbiguousKey             two known keys share a name and key id
     ├── CaptureError                 a URL could not be fetched at all (nothing stored)
     ├── CheckpointError              not a well-formed tlog-checkpoint / tlog-proof
+    ├── TimestampError               an RFC 3161 timestamp cannot be had or does not verify
     └── DatabaseError                the index database (connection, migration)
 """
 
@@ -56,6 +57,7 @@ __all__ = [
     "MalformedNote",
     "NoteError",
     "ProofError",
+    "TimestampError",
     "UnverifiedNote",
     "VigilError",
 ]
@@ -147,6 +149,10 @@ class CaptureError(VigilError):
 
 class CheckpointError(VigilError):
     """The text is not a well-formed tlog-checkpoint or tlog-proof."""
+
+
+class TimestampError(VigilError):
+    """An RFC 3161 timestamp could not be obtained, or does not verify (the reason is named)."""
 
 
 class DatabaseError(VigilError):

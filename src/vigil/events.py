@@ -27,6 +27,8 @@ Event types so far:
   and what is missing.
 * ``stream.missing``: a segment of a live recording we will never have (it left the
   playlist before we got it, or kept failing), logged as soon as we know.
+* ``checkpoint.timestamped``: an RFC 3161 authority stamped checkpoint ``checkpoint``;
+  ``sha256`` is the token (DER response) blob (`vigil.ledger.stamping`).
 """
 
 from __future__ import annotations

@@ -14,7 +14,10 @@ What is checked:
    recomputed from the same entries are consistent by construction; the stored
    consistency proof between successive checkpoints is checked as well;
 3. every blob's bytes hash to its name, and every blob an event names is present
-   with the size the event states.
+   with the size the event states;
+4. every RFC 3161 timestamp (``checkpoint.timestamped``) still stamps the stored
+   checkpoint note and verifies (signature, signer, EKU, nonce, chain at genTime)
+   against the chain stored with it, whose root is named in the event.
 
 Damage is localised with the leaf-hash cache written at append time: an entry whose
 recomputed leaf hash differs from the cached one is named. If checkpoints still
@@ -40,6 +43,7 @@ from vigil.ledger import merkle
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
 from vigil.ledger.log import Log
 from vigil.ledger.note import Verifier
+from vigil.ledger.stamping import CHECKPOINT_TIMESTAMPED, check_timestamp
 
 __all__ = ["Finding", "Progress", "VerifyReport", "verify_archive"]
 
@@ -68,6 +72,7 @@ class VerifyReport:
     checkpoints: int = 0
     blobs: int = 0
     bytes_hashed: int = 0
+    timestamps: int = 0  # RFC 3161 tokens that verify
     latest_checkpoint: int | None = None
     findings: list[Finding] = field(default_factory=list)
 
@@ -90,6 +95,7 @@ class VerifyReport:
             "checkpoints": self.checkpoints,
             "blobs": self.blobs,
             "bytes_hashed": self.bytes_hashed,
+            "timestamps": self.timestamps,
             "latest_checkpoint": self.latest_checkpoint,
             "findings": [f.as_json() for f in self.findings],
         }
@@ -121,14 +127,21 @@ def verify_archive(
     verifiers = [trusted_key or archive_key]
 
     sizes = log.checkpoint_sizes()
-    roots, blobs, leaf_mismatch = _check_entries(log, set(sizes), report, progress)
+    stamps: list[tuple[int, dict[str, Any]]] = []
+    roots, blobs, leaf_mismatch = _check_entries(log, set(sizes), report, progress, stamps)
     _check_checkpoints(log, sizes, roots, verifiers, leaf_mismatch, report, progress)
-    _check_blobs(FilesystemBlobStore(root / "blobs"), blobs, report, progress)
+    store = FilesystemBlobStore(root / "blobs")
+    _check_blobs(store, blobs, report, progress)
+    _check_timestamps(log, store, stamps, report)
     return report
 
 
 def _check_entries(
-    log: Log, sizes: set[int], report: VerifyReport, progress: Progress | None
+    log: Log,
+    sizes: set[int],
+    report: VerifyReport,
+    progress: Progress | None,
+    stamps: list[tuple[int, dict[str, Any]]],
 ) -> tuple[dict[int, bytes], dict[str, _Blob], list[int]]:
     roots: dict[int, bytes] = {}
     blobs: dict[str, _Blob] = defaultdict(lambda: _Blob(-1, []))
@@ -149,7 +162,7 @@ def _check_entries(
                     leaf_mismatch.append(index)
             if index + 1 in sizes:
                 roots[index + 1] = tree.root()
-            _check_event(index, raw, blobs, report)
+            _check_event(index, raw, blobs, report, stamps)
             done += len(raw) + 1
             if progress is not None and index % 4096 == 0:
                 progress("entries", done, total)
@@ -176,11 +189,27 @@ def _open_cache(log: Log) -> Any:
         return None
 
 
-def _check_event(index: int, raw: bytes, blobs: dict[str, _Blob], report: VerifyReport) -> None:
+def _check_event(
+    index: int,
+    raw: bytes,
+    blobs: dict[str, _Blob],
+    report: VerifyReport,
+    stamps: list[tuple[int, dict[str, Any]]],
+) -> None:
     try:
         event = decode_event(index, raw)
     except LedgerCorrupt as exc:
         report.add("error", f"entry {index}", str(exc).removeprefix(f"entry {index}: "))
+        return
+    if event.type == CHECKPOINT_TIMESTAMPED:
+        data = event.data
+        label = f"the timestamp in entry {index} ({data.get('tsa')})"
+        parts = [data, data.get("request", {}), data.get("chain", {})]
+        for part in parts + [r for r in data.get("revocation", []) if "sha256" in r]:
+            if "sha256" in part and "size" in part:
+                blobs[str(part["sha256"])].size = int(part["size"])
+                blobs[str(part["sha256"])].items.append(label)
+        stamps.append((index, data))
         return
     if event.type in (ITEM_ADDED, DERIVATIVE_ADDED):
         report.items += 1
@@ -326,3 +355,26 @@ def _check_blobs(
         if sha256 not in present:
             for label in known.items:
                 report.add("error", label, f"blob {sha256} is missing")
+
+
+def _check_timestamps(
+    log: Log,
+    store: FilesystemBlobStore,
+    stamps: list[tuple[int, dict[str, Any]]],
+    report: VerifyReport,
+) -> None:
+    """Each RFC 3161 token still stamps its checkpoint and verifies against its stored chain."""
+    for index, data in stamps:
+        size = int(data.get("checkpoint", {}).get("size", -1))
+        try:
+            note = log.read_checkpoint(size)
+            token = store.open(str(data["sha256"])).read()
+            chain = store.open(str(data["chain"]["sha256"])).read()
+        except (OSError, KeyError, VigilError) as exc:
+            report.add("error", f"entry {index}", f"timestamp by {data.get('tsa')}: {exc}")
+            continue
+        why = check_timestamp(data, note, token, chain)
+        if why is not None:
+            report.add("error", f"entry {index}", f"timestamp by {data.get('tsa')}: {why}")
+        else:
+            report.timestamps += 1
