@@ -1,0 +1,1 @@
+"""Evidence packages (WACZ) and their offline verifier."""

@@ -1,0 +1,326 @@
+"""`vigil export`: a WACZ 1.1.1 evidence package that proves itself, offline.
+
+Layout (every file two levels deep, as the WACZ validator wants):
+
+* ``archive/<item>.warc.gz``: the WARC files of web captures, byte for byte;
+* ``indexes/index.cdx``: a CDXJ index of their records; ``pages/pages.jsonl``: the
+  captured pages (so standard replay tools open the package);
+* ``files/<item>.<ext>``: every other original (media, posts, segments, documents),
+  byte for byte;
+* ``items/<item>.item``: each item's metadata (JSON), what it claims apart from what we
+  observed, and its custody (every ledger event naming it, oldest first);
+* ``proofs/<n>.entry`` and ``proofs/<n>.tlog-proof``: for every ledger entry of every
+  item, its exact bytes (canonical JSON) and a C2SP tlog-proof against one signed
+  checkpoint (not ``.json``: Frictionless would read such files as descriptors);
+* ``vigil/checkpoint.note``, ``vigil/verifier.vkey``: that checkpoint and the key;
+  ``timestamps/<n>.tsr``, ``.pem`` and ``.event``: RFC 3161 tokens of that checkpoint
+  (if any), the chain each was verified against, and its ledger event;
+* ``report/report.html`` and ``report/report.pdf`` (WeasyPrint): a human-readable
+  report, per item its hashes, capture circumstances, tools and custody;
+* ``datapackage.json`` (SHA-256 of every file) and ``datapackage-digest.json``, whose
+  hash is signed with the archive's Ed25519 key (see `docs/packages.md`).
+
+With ``public=True`` stream keys are left out and identifying metadata (paths,
+operator, host) is removed from the item descriptions (design invariant 6); the
+ledger entries and proofs, which are what they are, are then left out too: the
+files are then vouched for by the signed datapackage alone.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from cdxj_indexer.main import CDXJIndexer
+from sqlalchemy import select
+
+from vigil import __version__
+from vigil.db.index import ItemRow
+from vigil.db.schema import events
+from vigil.errors import InputError
+from vigil.export.report import render_pdf, render_report
+from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
+from vigil.ledger.stamping import CHECKPOINT_TIMESTAMPED
+from vigil.ledger.tlogproof import TlogProof
+
+if TYPE_CHECKING:
+    from vigil.archive import Archive
+
+__all__ = ["ExportResult", "export_package"]
+
+WACZ_VERSION = "1.1.1"
+WARC_TYPES = ("application/warc", "application/x-gzip", "application/gzip")
+
+
+@dataclass
+class ExportResult:
+    path: Path
+    items: list[str] = field(default_factory=list)
+    entries: int = 0
+    checkpoint_size: int = 0
+    timestamps: int = 0
+    left_out: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"path": str(self.path), "items": self.items, "entries": self.entries,
+                "checkpoint": self.checkpoint_size, "timestamps": self.timestamps,
+                "left_out": self.left_out, "problems": self.problems}  # fmt: skip
+
+
+def _select(archive: Archive, refs: list[str]) -> list[ItemRow]:
+    """The items named, what was captured with or derived from them, and what they came from."""
+    chosen: dict[str, ItemRow] = {}
+    todo = [archive.item(ref) for ref in refs]
+    while todo:
+        row = todo.pop()
+        if row.id in chosen:
+            continue
+        chosen[row.id] = row
+        todo += archive.index.children(row.id)
+        if row.parent_id and row.parent_id not in chosen:
+            todo.append(archive.item(row.parent_id))
+    return sorted(chosen.values(), key=lambda r: r.added_index)
+
+
+def _is_warc(archive: Archive, row: ItemRow) -> bool:
+    if row.kind == "warc":
+        return True
+    with archive.blobs.open(row.sha256) as f:
+        head = f.read(64)
+    if head[:2] == b"\x1f\x8b":
+        import gzip
+
+        with archive.blobs.open(row.sha256) as f, gzip.open(f) as unzipped:
+            head = unzipped.read(16)
+    return head.startswith(b"WARC/")
+
+
+def _suffix(row: ItemRow) -> str:
+    name = row.name.rsplit("/", 1)[-1]
+    ext = name.rsplit(".", 1)[-1].lower() if "." in name else "bin"
+    return ext if ext.isalnum() and len(ext) <= 8 else "bin"
+
+
+def _public_view(description: dict[str, Any]) -> dict[str, Any]:
+    """Without what identifies the people who captured or hold it (invariant 6)."""
+    out = dict(description)
+    for key in ("path", "observed"):
+        out.pop(key, None)
+    out.pop("custody", None)
+    return out
+
+
+class _Writer:
+    """Writes zip members and remembers each one's SHA-256 and size for datapackage.json."""
+
+    def __init__(self, zf: zipfile.ZipFile) -> None:
+        self.zf = zf
+        self.resources: list[dict[str, Any]] = []
+
+    def add(self, path: str, data: bytes, *, store: bool = False) -> None:
+        info = zipfile.ZipInfo(path, date_time=dt.datetime.now(dt.UTC).timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED if store else zipfile.ZIP_DEFLATED
+        self.zf.writestr(info, data)
+        self._note(path, hashlib.sha256(data).hexdigest(), len(data))
+
+    def add_blob(self, path: str, archive: Archive, sha256: str) -> None:
+        info = zipfile.ZipInfo(path, date_time=dt.datetime.now(dt.UTC).timetuple()[:6])
+        info.compress_type = zipfile.ZIP_STORED  # WARCs and media: stored, never recompressed
+        digest, size = hashlib.sha256(), 0
+        with archive.blobs.open(sha256) as src, self.zf.open(info, "w", force_zip64=True) as dst:
+            while chunk := src.read(1 << 20):
+                digest.update(chunk)
+                dst.write(chunk)
+                size += len(chunk)
+        if digest.hexdigest() != sha256:
+            raise InputError(f"blob {sha256} is damaged (run vigil verify): not exported")
+        self._note(path, sha256, size)
+
+    def _note(self, path: str, sha256: str, size: int) -> None:
+        name = path.lower().replace("/", "-")
+        self.resources.append({"name": name, "path": path, "hash": f"sha256:{sha256}",
+                               "bytes": size})  # fmt: skip
+
+
+def export_package(
+    archive: Archive,
+    refs: list[str],
+    out: Path,
+    *,
+    public: bool = False,
+    title: str | None = None,
+) -> ExportResult:
+    """Write the package for the items *refs* (and those captured with them) to *out*."""
+    if not refs:
+        raise InputError("nothing to export: name at least one item")
+    rows = _select(archive, refs)
+    result = ExportResult(out)
+    if public:
+        # Decryption keys of recorded streams stay home. (Sealing chosen items comes with
+        # the review module; nothing can be marked sealed yet.)
+        sealed = [r for r in rows if r.kind == "key"]
+        result.left_out = [r.id for r in sealed]
+        rows = [r for r in rows if r not in sealed]
+    checkpoint, note = _checkpoint_for(archive, rows)
+    result.checkpoint_size = checkpoint.size
+    tmp = out.with_name(f".{out.name}.partial")
+    with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+        writer = _Writer(zf)
+        warcs = [r for r in rows if _is_warc(archive, r)]
+        for row in warcs:
+            writer.add_blob(f"archive/{row.id}.warc.gz", archive, row.sha256)
+        for row in rows:
+            if row not in warcs:
+                writer.add_blob(f"files/{row.id}.{_suffix(row)}", archive, row.sha256)
+        writer.add("indexes/index.cdx", _cdxj(archive, warcs))
+        writer.add("pages/pages.jsonl", _pages(rows, title))
+        described = []
+        for row in rows:
+            events = archive.index.item_events(row.id)
+            description = {
+                **row.as_json(),
+                "file": f"{'archive' if row in warcs else 'files'}/{row.id}"
+                + (".warc.gz" if row in warcs else f".{_suffix(row)}"),
+                "custody": [{"entry": i, "event": json.loads(e)} for i, e in events],
+            }
+            if public:
+                description = _public_view(description)
+            else:
+                for index, _ in events:
+                    if index < checkpoint.size:
+                        _write_proof(writer, archive, index, checkpoint.size, note)
+                        result.entries += 1
+            described.append(description)
+            writer.add(f"items/{row.id}.item", _json(description))
+        writer.add("vigil/checkpoint.note", note.encode())
+        writer.add("vigil/verifier.vkey", (archive.verifier.vkey + "\n").encode())
+        result.timestamps = _timestamps(writer, archive, checkpoint.size)
+        report = render_report(archive.origin, described, checkpoint.size, result.timestamps)
+        writer.add("report/report.html", report.encode())
+        pdf = render_pdf(report)
+        if pdf is None:
+            result.problems.append("no PDF report: WeasyPrint or its Pango library is missing")
+        else:
+            writer.add("report/report.pdf", pdf, store=True)
+        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        package: dict[str, Any] = {
+            "profile": "data-package",
+            "wacz_version": WACZ_VERSION,
+            "title": title or f"Vigil evidence package ({len(rows)} items)",
+            "created": created,
+            "software": f"vigil {__version__}",
+            "resources": writer.resources,
+            "vigilPublic": public,  # True: no ledger entries or proofs (they identify people)
+        }
+        pages = [r for r in rows if r.kind == "page" and r.url]
+        if pages:
+            package["mainPageURL"] = pages[0].url
+        datapackage = _json(package)
+        zf.writestr("datapackage.json", datapackage, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr(
+            "datapackage-digest.json",
+            _json(_digest(archive, datapackage, created)),
+            compress_type=zipfile.ZIP_DEFLATED,
+        )
+    tmp.replace(out)
+    result.items = [r.id for r in rows]
+    return result
+
+
+def _checkpoint_for(archive: Archive, rows: list[ItemRow]) -> tuple[Checkpoint, str]:
+    """The latest RFC 3161-stamped checkpoint that covers every entry of the items, if
+    any (so its timestamps travel with the package); else a checkpoint signed now."""
+    needed = max((i for r in rows for i in archive.index.item_event_indexes(r.id)), default=-1)
+    stamped = sorted((size for size in _stamped_sizes(archive) if size > needed), reverse=True)
+    if stamped:
+        note = archive.log.read_checkpoint(stamped[0]).decode("utf-8")
+        checkpoint, _ = open_checkpoint(note, [archive.verifier], origin=archive.origin)
+        return checkpoint, note
+    return archive.checkpoint()
+
+
+def _stamped_sizes(archive: Archive) -> set[int]:
+    with archive.index.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.entry).where(events.c.type == CHECKPOINT_TIMESTAMPED)
+        ).all()
+    return {int(json.loads(r[0])["checkpoint"]["size"]) for r in rows}
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _digest(archive: Archive, datapackage: bytes, created: str) -> dict[str, Any]:
+    """WACZ signing's anonymous form, with Ed25519: the signature is over the hash string."""
+    digest = "sha256:" + hashlib.sha256(datapackage).hexdigest()
+    signature = archive.signer.sign(digest.encode("ascii"))
+    public = archive.verifier.public_key.public_bytes_raw()
+    return {
+        "path": "datapackage.json",
+        "hash": digest,
+        "signedData": {
+            "hash": digest,
+            "created": created,
+            "software": f"vigil {__version__}",
+            "algorithm": "Ed25519",
+            "publicKey": base64.b64encode(public).decode(),
+            "signature": base64.b64encode(signature).decode(),
+            "vkey": archive.verifier.vkey,
+        },
+    }
+
+
+def _write_proof(writer: _Writer, archive: Archive, index: int, size: int, note: str) -> None:
+    entry = archive.log.entry(index)
+    proof = TlogProof(index=index, hashes=tuple(archive.log.inclusion_proof(index, size)),
+                      checkpoint=note)  # fmt: skip
+    writer.add(f"proofs/{index}.entry", entry)
+    writer.add(f"proofs/{index}.tlog-proof", proof.format().encode("utf-8"))
+
+
+def _timestamps(writer: _Writer, archive: Archive, size: int) -> int:
+    found = 0
+    with archive.index.engine.connect() as conn:
+        rows = conn.execute(
+            select(events.c.idx, events.c.entry).where(events.c.type == CHECKPOINT_TIMESTAMPED)
+        ).all()
+    for idx, entry in rows:
+        data = json.loads(entry)
+        if data["checkpoint"]["size"] != size:
+            continue
+        with archive.blobs.open(data["sha256"]) as f:
+            writer.add(f"timestamps/{idx}.tsr", f.read())
+        with archive.blobs.open(data["chain"]["sha256"]) as f:
+            writer.add(f"timestamps/{idx}.pem", f.read())
+        writer.add(f"timestamps/{idx}.event", _json(data))
+        found += 1
+    return found
+
+
+def _cdxj(archive: Archive, warcs: list[ItemRow]) -> bytes:
+    lines: list[str] = []
+    for row in warcs:
+        out = io.StringIO()
+        path = archive.blobs.path(row.sha256)
+        CDXJIndexer(output=out, inputs=[str(path)], filename=f"{row.id}.warc.gz").process_all()
+        lines += [line for line in out.getvalue().splitlines() if line and not line.startswith("!")]
+    return ("\n".join(sorted(lines)) + "\n").encode() if lines else b""
+
+
+def _pages(rows: list[ItemRow], title: str | None) -> bytes:
+    header = {"format": "json-pages-1.0", "id": "pages", "title": title or "Captured pages"}
+    lines = [json.dumps(header)]
+    for row in rows:
+        if row.kind == "page" and row.url:
+            lines.append(json.dumps({"id": row.id, "url": row.url, "ts": row.added_at,
+                                     "title": row.name}))  # fmt: skip
+    return ("\n".join(lines) + "\n").encode()
