@@ -2,7 +2,7 @@
 measured in the same run (never a timed test).
 
 Usage:  .venv/bin/python bench/run.py
-            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record]
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages]
             [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -21,6 +21,9 @@ Usage:  .venv/bin/python bench/run.py
           5 minutes, streamlink beside it (bench/recording.py). Goals: 0 segments lost;
           median listed -> durable < 1 s; CPU < 50% of one core; bytes identical to
           streamlink's.
+* packages `vigil export --all` and `vigil verify-package` of 1,000 items / 2 GB, against
+          `zip -0` + `sha256sum` of the same files (bench/packages.py). Goals: export <= 2x,
+          verify <= 1.5x.
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from packages import bench_packages
 from recording import bench_record
 from vigil.archive import Archive
 from vigil.events import ITEM_ADDED, encode_event
@@ -456,6 +460,7 @@ def main() -> None:
             "import",
             "capture",
             "record",
+            "packages",
         ],
     )
     parser.add_argument(
@@ -478,6 +483,8 @@ def main() -> None:
         bench_capture(args.work)
     if args.which in ("all", "record"):
         bench_record(args.work, args.record_seconds)
+    if args.which in ("all", "packages"):
+        bench_packages(args.work)
     if args.which in ("all", "import"):
         bench_import(args.work)
     if args.which in ("all", "add", "add-many", "add-big"):

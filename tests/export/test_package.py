@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
+import warnings
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,6 +38,12 @@ def captured(archive: Archive, evidence: Path) -> Iterator[tuple[Archive, list[s
     page = next(i.id for i in result.items if i.kind == "page")
     files = [i.id for i in archive.items() if i.kind == "file"][:2]
     yield archive, [page, *files]
+
+
+def db_url(archive: Archive) -> str | None:
+    """The archive's database for a `vigil` subprocess (None: SQLite in the archive)."""
+    url = archive.index.engine.url
+    return url.render_as_string(hide_password=False) if url.get_backend_name() != "sqlite" else None
 
 
 def exported(
@@ -154,8 +163,6 @@ def test_every_alteration_is_named(
         with zipfile.ZipFile(package) as zf:
             members = {n: zf.read(n) for n in zf.namelist()}
         listing = json.loads(members["datapackage.json"])
-        import hashlib
-
         for resource in listing["resources"]:
             body = members[resource["path"]]
             resource["hash"], resource["bytes"] = (
@@ -247,7 +254,7 @@ def test_cli_export_and_verify_package(captured: tuple[Archive, list[str]], tmp_
     package = tmp_path / "cli.wacz"
     args = [a for ref in refs for a in ("--items", ref)]
     out = run_vigil("export", *args, "-o", package, "--json", archive_path=archive.root,
-                    database_url=str(archive.index.engine.url) if archive.index.engine.url.get_backend_name() == "postgresql" else None, check=True)  # fmt: skip
+                    database_url=db_url(archive), check=True)  # fmt: skip
     assert json.loads(out.stdout)["checkpoint"] > 0
     key = tmp_path / "k.vkey"
     key.write_text(archive.verifier.vkey + "\n")
@@ -309,3 +316,117 @@ def test_standalone_token_check_rejects_for_the_right_reason(
 ) -> None:
     with pytest.raises(Failed, match=reason):
         check_token((TSA / token).read_bytes(), message, chain(certs))
+
+
+def test_flipping_any_byte_of_any_file_is_named(
+    captured: tuple[Archive, list[str]], tmp_path: Path
+) -> None:
+    archive, _refs, package = exported(captured, tmp_path)
+    with zipfile.ZipFile(package) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    tried = 0
+    for name, data in members.items():
+        if not data:
+            continue  # a zero-byte original has no byte to flip (its size is still checked)
+        copy = tmp_path / f"flip-{tried}.wacz"
+        shutil.copy(package, copy)
+        middle = len(data) // 2
+        changed = data[:middle] + bytes([data[middle] ^ 0x20]) + data[middle + 1 :]
+        rewrite(copy, lambda n, d, name=name, changed=changed: changed if n == name else d)
+        problems, _ = verify_package(copy, archive.verifier.vkey)
+        assert any(name in p for p in problems), (name, problems)
+        tried += 1
+    assert tried >= 40
+
+
+def test_added_removed_and_reordered_entries_are_detected(
+    captured: tuple[Archive, list[str]], tmp_path: Path
+) -> None:
+    archive, _refs, package = exported(captured, tmp_path)
+    added = tmp_path / "added.wacz"
+    shutil.copy(package, added)
+    with zipfile.ZipFile(added, "a") as zf:
+        zf.writestr("files/extra.txt", b"planted later")
+    assert "files/extra.txt: not listed in datapackage.json" in verify_package(added)[0]
+    # Swap two proven entries (their listing made to match): the proofs no longer hold.
+    with zipfile.ZipFile(package) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    entries = sorted(n for n in members if n.endswith(".entry"))[:2]
+    swapped = {entries[0]: members[entries[1]], entries[1]: members[entries[0]]}
+    listing = json.loads(members["datapackage.json"])
+    for resource in listing["resources"]:
+        if resource["path"] in swapped:
+            body = swapped[resource["path"]]
+            resource["hash"] = "sha256:" + hashlib.sha256(body).hexdigest()
+            resource["bytes"] = len(body)
+    rewrite(
+        package,
+        lambda n, d: swapped.get(n, json.dumps(listing).encode() if n == "datapackage.json" else d),
+    )
+    problems, _ = verify_package(package, archive.verifier.vkey)
+    for name in entries:
+        assert any(p.startswith(name) and "not in the signed tree" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("build", "reason"),
+    [
+        (lambda zf: zf.writestr("../evil.txt", b"x"), "zip slip"),
+        (lambda zf: zf.writestr("/etc/evil.txt", b"x"), "zip slip"),
+        (lambda zf: zf.writestr(_symlink("files/link.txt"), "/etc/passwd"), "symbolic link"),
+        (lambda zf: [zf.writestr("files/a.txt", b"1"), zf.writestr("files/a.txt", b"2")], "twice"),
+        (lambda zf: zf.writestr("files/bomb.bin", b"\0" * (64 << 20)), "inflates"),
+    ],
+)
+def test_hostile_packages_are_refused_and_nothing_is_written(
+    tmp_path: Path, build: Callable[[zipfile.ZipFile], object], reason: str
+) -> None:
+    package = tmp_path / "hostile" / "p.wacz"
+    package.parent.mkdir()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        with zipfile.ZipFile(package, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("datapackage.json", b"{}")
+            build(zf)
+    before = sorted(p for p in tmp_path.rglob("*"))
+    problems, _ = verify_package(package)
+    assert any(reason in p for p in problems), problems
+    assert sorted(p for p in tmp_path.rglob("*")) == before  # nothing extracted, anywhere
+    assert not (tmp_path / "evil.txt").exists()
+
+
+def _symlink(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name)
+    info.external_attr = 0o120777 << 16
+    return info
+
+
+def test_a_package_is_consistent_with_the_archive_later(
+    captured: tuple[Archive, list[str]], tmp_path: Path, evidence: Path
+) -> None:
+    archive, refs = captured
+    package = tmp_path / "then.wacz"
+    then = export_package(archive, refs, package).checkpoint_size
+    (evidence / "later.txt").write_text("added after the package was made\n")
+    archive.add_paths([evidence / "later.txt"])
+    url = archive.index.engine.url
+    db = (
+        url.render_as_string(hide_password=False)
+        if url.get_backend_name() == "postgresql"
+        else None
+    )
+    made = run_vigil("consistency", str(then), "--out", tmp_path / "later", "--json",
+                     archive_path=archive.root, database_url=db, check=True)  # fmt: skip
+    later = json.loads(made.stdout)
+    assert later["size"] > then
+    newer = (Path(later["note"]).read_text(), [
+        base64.b64decode(line) for line in Path(later["proof"]).read_text().split()
+    ])  # fmt: skip
+    problems, checked = verify_package(package, archive.verifier.vkey, newer)
+    assert problems == [] and any("consistent with the newer checkpoint" in c for c in checked)
+    forged = (newer[0], [bytes(32), *newer[1][1:]])
+    problems, _ = verify_package(package, archive.verifier.vkey, forged)
+    assert problems == ["newer checkpoint: the consistency proof does not hold"]
+    cli = run_vigil("verify-package", package, "--newer", later["note"], "--consistency",
+                    later["proof"], archive_path=archive.root)  # fmt: skip
+    assert cli.returncode == 0, cli.stderr

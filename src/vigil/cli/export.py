@@ -105,3 +105,36 @@ def verify_package_(
         click.echo("package verifies" if not problems else f"{len(problems)} problems")
     if problems:
         sys.exit(1)
+
+
+@cli.command()
+@click.argument("old_size", type=click.IntRange(1))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="Folder for the newer checkpoint and the proof.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="The files written, as JSON.")
+@pass_state
+def consistency(state: State, old_size: int, out: Path, as_json: bool) -> None:
+    """Prove that the log of OLD_SIZE entries (a package's checkpoint) is a prefix of
+    today's: writes <new>.note (a checkpoint signed now) and <old>-<new>.consistency
+    (RFC 9162 consistency proof, one base64 hash per line), for verify-package --newer.
+
+    \b
+    Example:
+      vigil consistency 1204 --out later/
+      vigil verify-package case.wacz --newer later/1310.note \\
+          --consistency later/1204-1310.consistency
+    """
+    with state.open() as archive:
+        checkpoint, note = archive.checkpoint()
+        if old_size > checkpoint.size:
+            raise InputError(f"the log holds {checkpoint.size} entries, fewer than {old_size}")
+        proof = archive.log.consistency_proof(old_size, checkpoint.size)
+    out.mkdir(parents=True, exist_ok=True)
+    note_path = out / f"{checkpoint.size}.note"
+    proof_path = out / f"{old_size}-{checkpoint.size}.consistency"
+    note_path.write_text(note, encoding="utf-8")
+    proof_path.write_text("".join(base64.b64encode(h).decode() + "\n" for h in proof))
+    if as_json:
+        emit_json({"note": str(note_path), "proof": str(proof_path), "size": checkpoint.size})
+    else:
+        click.echo(f"{note_path}\n{proof_path}")

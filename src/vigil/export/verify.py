@@ -282,6 +282,41 @@ def _tlog_proof(text: str) -> tuple[int, list[bytes], str]:
     return int(lines[at].removeprefix("index ")), hashes_, "\n".join(lines[blank + 1 :])
 
 
+MAX_SMALL = 64 << 20  # notes, keys, entries, proofs, item descriptions, tokens
+MAX_RATIO = 200  # a member inflating more than this is a zip bomb, not evidence
+
+
+def _screen(zf: zipfile.ZipFile, zip_size: int) -> list[str]:
+    """Why this ZIP is hostile (we never extract it, but refuse it all the same)."""
+    out, seen = [], set()
+    for info in zf.infolist():
+        name = info.filename
+        parts = name.replace("\\", "/").split("/")
+        if name.startswith("/") or "\\" in name or ".." in parts or ":" in parts[0]:
+            out.append(f"{name}: a path that would leave the package (zip slip)")
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            out.append(f"{name}: a symbolic link")
+        if name in seen:
+            out.append(f"{name}: appears twice")
+        seen.add(name)
+        if info.file_size > max(info.compress_size, 1) * MAX_RATIO and info.file_size > 1 << 20:
+            out.append(f"{name}: inflates {info.file_size:,} bytes from {info.compress_size:,}")
+    declared = sum(i.compress_size for i in zf.infolist())
+    if declared > zip_size:
+        out.append(f"declares {declared:,} compressed bytes in a file of {zip_size:,}")
+    return out
+
+
+def _json_member(read: Callable[[str], bytes], name: str) -> dict[str, Any]:
+    try:
+        data = json.loads(read(name))
+    except (KeyError, ValueError) as exc:
+        raise Failed(f"{name}: missing or not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise Failed(f"{name}: not a JSON object")
+    return data
+
+
 def verify_package(
     path: Path,
     trusted_vkey: str | None = None,
@@ -292,7 +327,9 @@ def verify_package(
     said: list[str] = []
     try:
         _check(path, trusted_vkey, newer, problems, said)
-    except (OSError, zipfile.BadZipFile, KeyError, ValueError, Failed) as exc:
+    except Failed as exc:
+        problems.append(str(exc))
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
         problems.append(f"{path}: unreadable package ({type(exc).__name__}: {exc})")
     return problems, said
 
@@ -305,13 +342,19 @@ def _check(
     said: list[str],
 ) -> None:
     with zipfile.ZipFile(path) as zf:
+        hostile = _screen(zf, path.stat().st_size)
+        if hostile:
+            problems += hostile
+            return
         names = set(zf.namelist())
 
         def read(name: str) -> bytes:
+            if zf.getinfo(name).file_size > MAX_SMALL:
+                raise Failed(f"{name}: larger than {MAX_SMALL} bytes, which it cannot be")
             return zf.read(name)
 
         # 1. Every file is listed, with its SHA-256 and size.
-        package = json.loads(read("datapackage.json"))
+        package = _json_member(read, "datapackage.json")
         listed = {r["path"]: r for r in package.get("resources", [])}
         for name in sorted(names - {"datapackage.json", "datapackage-digest.json"} - set(listed)):
             problems.append(f"{name}: not listed in datapackage.json")
@@ -333,9 +376,10 @@ def _check(
         vkey = (
             read("vigil/verifier.vkey").decode().strip() if "vigil/verifier.vkey" in names else None
         )
-        signed = json.loads(read("datapackage-digest.json")).get("signedData") or {}
+        digest_file = _json_member(read, "datapackage-digest.json")
+        signed = digest_file.get("signedData") or {}
         expected = "sha256:" + hashlib.sha256(read("datapackage.json")).hexdigest()
-        if json.loads(read("datapackage-digest.json")).get("hash") != expected:
+        if digest_file.get("hash") != expected:
             problems.append("datapackage-digest.json: not the hash of datapackage.json")
         if trusted_vkey is not None and vkey != trusted_vkey.strip():
             problems.append("vigil/verifier.vkey: not the key you trust (--key)")
