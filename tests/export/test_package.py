@@ -20,6 +20,7 @@ from tests.conftest import FIXTURES, run_vigil
 from tests.ledger.localtsa import LocalTsa
 from vigil.archive import Archive
 from vigil.capture.web import WebCapturer
+from vigil.errors import InputError
 from vigil.export import verify as standalone
 from vigil.export.package import export_package
 from vigil.export.verify import Failed, check_token, verify_package
@@ -430,3 +431,18 @@ def test_a_package_is_consistent_with_the_archive_later(
     cli = run_vigil("verify-package", package, "--newer", later["note"], "--consistency",
                     later["proof"], archive_path=archive.root)  # fmt: skip
     assert cli.returncode == 0, cli.stderr
+
+
+def test_a_damaged_original_stops_the_export_and_leaves_nothing(
+    captured: tuple[Archive, list[str]], tmp_path: Path
+) -> None:
+    archive, refs = captured
+    row = archive.item(refs[0])
+    blob = archive.blobs.path(row.sha256)
+    blob.chmod(0o644)
+    blob.write_bytes(blob.read_bytes() + b"tampered")
+    package = tmp_path / "out" / "case.wacz"
+    package.parent.mkdir()
+    with pytest.raises(InputError, match=f"blob {row.sha256} is damaged"):
+        export_package(archive, refs, package)
+    assert list(package.parent.iterdir()) == []

@@ -33,6 +33,7 @@ import datetime as dt
 import hashlib
 import io
 import json
+import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,7 +46,7 @@ from vigil import __version__
 from vigil.db.index import ItemRow
 from vigil.db.schema import events
 from vigil.errors import InputError
-from vigil.export.report import render_pdf, render_report
+from vigil.export.report import PdfJob, render_report
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
 from vigil.ledger.stamping import CHECKPOINT_TIMESTAMPED
 from vigil.ledger.tlogproof import TlogProof
@@ -150,6 +151,22 @@ class _Writer:
                                "bytes": size})  # fmt: skip
 
 
+@dataclass
+class _Plan:
+    """What goes into one package, decided before anything is written."""
+
+    archive: Archive
+    rows: list[ItemRow]
+    described: list[dict[str, Any]]
+    warcs: list[ItemRow]
+    checkpoint: Checkpoint
+    note: str
+    stamps: list[tuple[int, dict[str, Any]]]
+    report: str
+    public: bool
+    title: str | None
+
+
 def export_package(
     archive: Archive,
     refs: list[str],
@@ -158,7 +175,10 @@ def export_package(
     public: bool = False,
     title: str | None = None,
 ) -> ExportResult:
-    """Write the package for the items *refs* (and those captured with them) to *out*."""
+    """Write the package for the items *refs* (and those captured with them) to *out*.
+
+    Written to a temporary name and renamed: a failed export leaves nothing behind.
+    """
     if not refs:
         raise InputError("nothing to export: name at least one item")
     rows = _select(archive, refs)
@@ -166,73 +186,79 @@ def export_package(
     if public:
         # Decryption keys of recorded streams stay home. (Sealing chosen items comes with
         # the review module; nothing can be marked sealed yet.)
-        sealed = [r for r in rows if r.kind == "key"]
-        result.left_out = [r.id for r in sealed]
-        rows = [r for r in rows if r not in sealed]
+        result.left_out = [r.id for r in rows if r.kind == "key"]
+        rows = [r for r in rows if r.id not in result.left_out]
     checkpoint, note = _checkpoint_for(archive, rows)
-    result.checkpoint_size = checkpoint.size
+    warcs = [r for r in rows if _is_warc(archive, r)]
+    described = [_describe(archive, row, row in warcs, public) for row in rows]
+    stamps = _stamp_events(archive, checkpoint.size)
+    report = render_report(archive.origin, described, checkpoint.size, len(stamps))
+    plan = _Plan(archive, rows, described, warcs, checkpoint, note, stamps, report, public, title)
+    result.checkpoint_size, result.timestamps = checkpoint.size, len(stamps)
     tmp = out.with_name(f".{out.name}.partial")
-    with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
-        writer = _Writer(zf)
-        warcs = [r for r in rows if _is_warc(archive, r)]
-        for row in warcs:
-            writer.add_blob(f"archive/{row.id}.warc.gz", archive, row.sha256)
-        for row in rows:
-            if row not in warcs:
-                writer.add_blob(f"files/{row.id}.{_suffix(row)}", archive, row.sha256)
-        writer.add("indexes/index.cdx", _cdxj(archive, warcs))
-        writer.add("pages/pages.jsonl", _pages(rows, title))
-        described = []
-        for row in rows:
-            events = archive.index.item_events(row.id)
-            description = {
-                **row.as_json(),
-                "file": f"{'archive' if row in warcs else 'files'}/{row.id}"
-                + (".warc.gz" if row in warcs else f".{_suffix(row)}"),
-                "custody": [{"entry": i, "event": json.loads(e)} for i, e in events],
-            }
-            if public:
-                description = _public_view(description)
-            else:
-                for index, _ in events:
-                    if index < checkpoint.size:
-                        _write_proof(writer, archive, index, checkpoint.size, note)
-                        result.entries += 1
-            described.append(description)
-            writer.add(f"items/{row.id}.item", _json(description))
-        writer.add("vigil/checkpoint.note", note.encode())
-        writer.add("vigil/verifier.vkey", (archive.verifier.vkey + "\n").encode())
-        result.timestamps = _timestamps(writer, archive, checkpoint.size)
-        report = render_report(archive.origin, described, checkpoint.size, result.timestamps)
-        writer.add("report/report.html", report.encode())
-        pdf = render_pdf(report)
-        if pdf is None:
-            result.problems.append("no PDF report: WeasyPrint or its Pango library is missing")
-        else:
-            writer.add("report/report.pdf", pdf, store=True)
-        created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        package: dict[str, Any] = {
-            "profile": "data-package",
-            "wacz_version": WACZ_VERSION,
-            "title": title or f"Vigil evidence package ({len(rows)} items)",
-            "created": created,
-            "software": f"vigil {__version__}",
-            "resources": writer.resources,
-            "vigilPublic": public,  # True: no ledger entries or proofs (they identify people)
-        }
-        pages = [r for r in rows if r.kind == "page" and r.url]
-        if pages:
-            package["mainPageURL"] = pages[0].url
-        datapackage = _json(package)
-        zf.writestr("datapackage.json", datapackage, compress_type=zipfile.ZIP_DEFLATED)
-        zf.writestr(
-            "datapackage-digest.json",
-            _json(_digest(archive, datapackage, created)),
-            compress_type=zipfile.ZIP_DEFLATED,
-        )
+    with tempfile.TemporaryDirectory(prefix="vigil-export-") as scratch:
+        pdf_job = PdfJob(report, Path(scratch))  # renders while the originals are copied
+        try:
+            with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+                writer = _Writer(zf)
+                result.entries = _write_evidence(writer, plan)
+                pdf = pdf_job.result()
+                if pdf is None:
+                    result.problems.append("no PDF report: WeasyPrint or Pango is missing")
+                else:
+                    writer.add("report/report.pdf", pdf, store=True)
+                _write_datapackage(writer, plan)
+        except BaseException:  # nothing half-written is left under any name
+            pdf_job.process.kill()
+            tmp.unlink(missing_ok=True)
+            raise
     tmp.replace(out)
     result.items = [r.id for r in rows]
     return result
+
+
+def _write_evidence(writer: _Writer, plan: _Plan) -> int:
+    """Originals, indexes, item descriptions, proofs, checkpoint, key, timestamps, report;
+    returns how many ledger entries were proven."""
+    archive, size = plan.archive, plan.checkpoint.size
+    for row, description in zip(plan.rows, plan.described, strict=True):
+        writer.add_blob(description["file"], archive, row.sha256)
+    writer.add("indexes/index.cdx", _cdxj(archive, plan.warcs))
+    writer.add("pages/pages.jsonl", _pages(plan.rows, plan.title))
+    proven = 0
+    for row, description in zip(plan.rows, plan.described, strict=True):
+        if not plan.public:
+            for index in archive.index.item_event_indexes(row.id):
+                if index < size:
+                    _write_proof(writer, archive, index, size, plan.note)
+                    proven += 1
+        writer.add(f"items/{row.id}.item", _json(description))
+    writer.add("vigil/checkpoint.note", plan.note.encode())
+    writer.add("vigil/verifier.vkey", (archive.verifier.vkey + "\n").encode())
+    _write_timestamps(writer, archive, plan.stamps)
+    writer.add("report/report.html", plan.report.encode())
+    return proven
+
+
+def _write_datapackage(writer: _Writer, plan: _Plan) -> None:
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    package: dict[str, Any] = {
+        "profile": "data-package",
+        "wacz_version": WACZ_VERSION,
+        "title": plan.title or f"Vigil evidence package ({len(plan.rows)} items)",
+        "created": created,
+        "software": f"vigil {__version__}",
+        "resources": writer.resources,
+        "vigilPublic": plan.public,  # True: no ledger entries or proofs (they identify people)
+    }
+    pages = [r for r in plan.rows if r.kind == "page" and r.url]
+    if pages:
+        package["mainPageURL"] = pages[0].url
+    datapackage = _json(package)
+    zf = writer.zf
+    zf.writestr("datapackage.json", datapackage, compress_type=zipfile.ZIP_DEFLATED)
+    digest = _json(_digest(plan.archive, datapackage, created))
+    zf.writestr("datapackage-digest.json", digest, compress_type=zipfile.ZIP_DEFLATED)
 
 
 def _checkpoint_for(archive: Archive, rows: list[ItemRow]) -> tuple[Checkpoint, str]:
@@ -253,6 +279,16 @@ def _stamped_sizes(archive: Archive) -> set[int]:
             select(events.c.entry).where(events.c.type == CHECKPOINT_TIMESTAMPED)
         ).all()
     return {int(json.loads(r[0])["checkpoint"]["size"]) for r in rows}
+
+
+def _describe(archive: Archive, row: ItemRow, is_warc: bool, public: bool) -> dict[str, Any]:
+    events = archive.index.item_events(row.id)
+    description = {
+        **row.as_json(),
+        "file": f"archive/{row.id}.warc.gz" if is_warc else f"files/{row.id}.{_suffix(row)}",
+        "custody": [{"entry": i, "event": json.loads(e)} for i, e in events],
+    }
+    return _public_view(description) if public else description
 
 
 def _json(data: Any) -> bytes:
@@ -287,23 +323,23 @@ def _write_proof(writer: _Writer, archive: Archive, index: int, size: int, note:
     writer.add(f"proofs/{index}.tlog-proof", proof.format().encode("utf-8"))
 
 
-def _timestamps(writer: _Writer, archive: Archive, size: int) -> int:
-    found = 0
+def _stamp_events(archive: Archive, size: int) -> list[tuple[int, dict[str, Any]]]:
+    """The ``checkpoint.timestamped`` events of checkpoint *size*: (entry, event)."""
     with archive.index.engine.connect() as conn:
         rows = conn.execute(
             select(events.c.idx, events.c.entry).where(events.c.type == CHECKPOINT_TIMESTAMPED)
         ).all()
-    for idx, entry in rows:
-        data = json.loads(entry)
-        if data["checkpoint"]["size"] != size:
-            continue
+    found = [(int(idx), json.loads(entry)) for idx, entry in rows]
+    return [(idx, data) for idx, data in found if data["checkpoint"]["size"] == size]
+
+
+def _write_timestamps(writer: _Writer, archive: Archive, stamps: list[tuple[int, Any]]) -> None:
+    for idx, data in stamps:
         with archive.blobs.open(data["sha256"]) as f:
             writer.add(f"timestamps/{idx}.tsr", f.read())
         with archive.blobs.open(data["chain"]["sha256"]) as f:
             writer.add(f"timestamps/{idx}.pem", f.read())
         writer.add(f"timestamps/{idx}.event", _json(data))
-        found += 1
-    return found
 
 
 def _cdxj(archive: Archive, warcs: list[ItemRow]) -> bytes:

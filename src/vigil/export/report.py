@@ -5,19 +5,27 @@ from __future__ import annotations
 import datetime as dt
 import html
 import json
+import logging
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 from vigil import __version__
 
-__all__ = ["render_pdf", "render_report"]
+__all__ = ["PdfJob", "render_report"]
+
+logger = logging.getLogger(__name__)
 
 STYLE = """
 body { font-family: "DejaVu Sans", Arial, sans-serif; margin: 2em; color: #111; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.1em; margin-top: 2em; border-bottom: 1px solid #999; }
-table { border-collapse: collapse; width: 100%; margin: .5em 0; font-size: .9em; }
+table { border-collapse: collapse; width: 100%; margin: .5em 0; font-size: .9em;
+        table-layout: fixed; }
 td, th { border: 1px solid #ccc; padding: 3px 6px; text-align: left; vertical-align: top; }
 code { font-size: .85em; word-break: break-all; }
-@media print { h2 { page-break-before: always; } }
+pre { white-space: pre-wrap; }
+h2 { page-break-after: avoid; }
 """
 
 
@@ -25,10 +33,9 @@ def _e(value: Any) -> str:
     return html.escape("" if value is None else str(value))
 
 
-def _rows(pairs: list[tuple[str, Any]]) -> str:
-    return "".join(
-        f"<tr><th>{_e(k)}</th><td>{v}</td></tr>" for k, v in pairs if v not in (None, "")
-    )
+def _lines(pairs: list[tuple[str, Any]]) -> str:
+    """Label: value lines (paragraphs lay out far faster than tables in a long PDF)."""
+    return "<br>".join(f"<b>{_e(k)}</b>: {v}" for k, v in pairs if v not in (None, ""))
 
 
 def _item(item: dict[str, Any]) -> str:
@@ -38,8 +45,8 @@ def _item(item: dict[str, Any]) -> str:
     tools = capture.get("tools") if isinstance(capture, dict) else None
     parts = [
         f"<h2 id='{_e(item['id'])}'>{_e(item.get('kind'))} {_e(item['id'])}</h2>",
-        "<table>",
-        _rows(
+        "<p>"
+        + _lines(
             [
                 ("name", _e(item.get("name"))),
                 ("file in this package", f"<code>{_e(item.get('file'))}</code>"),
@@ -51,25 +58,25 @@ def _item(item: dict[str, Any]) -> str:
                 ("logged at (our clock, UTC)", _e(item.get("added_at"))),
                 ("tools", f"<code>{_e(json.dumps(tools))}</code>" if tools else None),
             ]
-        ),
-        "</table>",
+        )
+        + "</p>",
     ]
     if item.get("claimed"):
-        parts.append("<p>What the item or its platform <b>claims</b> (not verified by us):</p>")
-        claimed = json.dumps(item["claimed"], ensure_ascii=False, indent=1)
-        parts.append(f"<pre><code>{_e(claimed)}</code></pre>")
+        claimed = _lines(
+            [(k, _e(json.dumps(v, ensure_ascii=False))) for k, v in item["claimed"].items()]
+        )
+        parts.append(
+            f"<p>What the item or its platform <b>claims</b> (not verified by us):<br>{claimed}</p>"
+        )
     if custody:
-        parts.append("<p>Custody (every ledger entry naming it; each proven in proofs/):</p>")
-        parts.append("<table><tr><th>entry</th><th>time (UTC)</th><th>event</th><th>by</th></tr>")
-        for step in custody:
-            event = step["event"]
-            actor = event.get("actor", {})
-            parts.append(
-                f"<tr><td>{step['entry']}</td><td>{_e(event.get('at'))}</td>"
-                f"<td>{_e(event.get('type'))}</td>"
-                f"<td>{_e(actor.get('tool'))} {_e(actor.get('version'))}</td></tr>"
-            )
-        parts.append("</table>")
+        steps = "<br>".join(
+            f"entry {step['entry']}: {_e(step['event'].get('at'))}"
+            f" {_e(step['event'].get('type'))}"
+            f" by {_e(step['event'].get('actor', {}).get('tool'))}"
+            f" {_e(step['event'].get('actor', {}).get('version'))}"
+            for step in custody
+        )
+        parts.append(f"<p><b>Custody</b> (each entry proven in proofs/):<br>{steps}</p>")
     return "\n".join(parts)
 
 
@@ -96,22 +103,50 @@ checkpoint <code>vigil/checkpoint.note</code> (tree size {checkpoint_size}) by
 <code>python -m vigil.export.verify PACKAGE.wacz --key KEY.vkey</code>
 (Python standard library and <code>cryptography</code> only), or by hand following
 <code>docs/packages.md</code>.</p>
-<table><tr><th>item</th><th>kind</th><th>name</th><th>SHA-256</th></tr>
+<table><tr><th>item</th><th>kind</th><th>name</th></tr>
 """
     index = "".join(
         f"<tr><td><a href='#{_e(i['id'])}'>{_e(i['id'])}</a></td><td>{_e(i.get('kind'))}</td>"
-        f"<td>{_e(i.get('name'))}</td><td><code>{_e(i.get('sha256'))}</code></td></tr>"
+        f"<td>{_e(i.get('name'))}</td></tr>"
         for i in items
     )
     body = "\n".join(_item(i) for i in items)
     return head + index + "</table>\n" + body + "\n</body></html>\n"
 
 
-def render_pdf(report_html: str) -> bytes | None:
-    """The report as PDF (WeasyPrint: Pango shapes Arabic), or None when it cannot run here."""
+class PdfJob:
+    """The report rendered to PDF by WeasyPrint (Pango shapes Arabic) in a child process,
+    while the export copies the originals: a long report takes as long as the copy."""
+
+    def __init__(self, report_html: str, scratch: Path) -> None:
+        self.html = scratch / "report.html"
+        self.pdf = scratch / "report.pdf"
+        self.html.write_text(report_html, encoding="utf-8")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "vigil.export.report", str(self.html), str(self.pdf)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+
+    def result(self) -> bytes | None:
+        """The PDF, or None when WeasyPrint or its Pango library cannot run here."""
+        _, err = self.process.communicate()
+        if self.process.returncode != 0 or not self.pdf.exists():
+            logger.warning("no PDF report: %s", err.decode(errors="replace").strip()[-300:])
+            return None
+        return self.pdf.read_bytes()
+
+
+def _render(source: Path, target: Path) -> int:
     try:
         import weasyprint
-    except (ImportError, OSError):  # OSError: the Pango library is not installed
-        return None
-    pdf: bytes = weasyprint.HTML(string=report_html).write_pdf()
-    return pdf
+    except (ImportError, OSError) as exc:  # OSError: the Pango library is not installed
+        print(f"WeasyPrint cannot run: {exc}", file=sys.stderr)
+        return 1
+    html = source.read_text(encoding="utf-8")
+    weasyprint.HTML(string=html).write_pdf(target)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_render(Path(sys.argv[1]), Path(sys.argv[2])))
