@@ -1,0 +1,1 @@
+"""Derivations computed from items (metadata, provenance, perceptual hashes, OCR, text)."""

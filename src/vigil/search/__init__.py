@@ -1,0 +1,1 @@
+"""Finding items again: near-duplicate index, full-text search."""

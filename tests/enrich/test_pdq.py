@@ -1,0 +1,87 @@
+"""PDQ against Meta's reference hashes (../shared/fixtures/pdq), and the exact near-duplicate index."""
+
+from __future__ import annotations
+
+import json
+import random
+
+import pytest
+
+from tests.conftest import FIXTURES
+from vigil.enrich.pdq import hamming, pdq_dihedral, pdq_hash
+from vigil.errors import InputError
+from vigil.search.pdqindex import PdqIndex
+
+PDQ = FIXTURES / "pdq"
+IMAGES = json.loads((PDQ / "expected.json").read_text())["images"] if PDQ.is_dir() else {}
+EXACT = sorted(
+    (name, e["pdq"])
+    for name, entry in IMAGES.items()
+    for e in entry["expected"]
+    if e["match"].startswith("exact") and "unletterbox" not in e["source"]
+)
+TOLERANT = sorted(
+    (name, e["pdq"], int(e["match"].split("<=")[1].split()[0]))
+    for name, entry in IMAGES.items()
+    for e in entry["expected"]
+    if "<=" in e["match"]
+)
+
+
+@pytest.mark.parametrize(("name", "expected"), EXACT)
+def test_reproduces_the_exact_reference_hashes(name: str, expected: str) -> None:
+    assert pdq_hash(PDQ / name).hex == expected
+
+
+@pytest.mark.parametrize(("name", "expected", "tolerance"), TOLERANT)
+def test_within_metas_stated_tolerance_elsewhere(name: str, expected: str, tolerance: int) -> None:
+    assert hamming(pdq_hash(PDQ / name).hex, expected) <= tolerance
+
+
+def test_quality_and_modes() -> None:
+    assert pdq_hash(PDQ / "bridge-mods/aaa-orig.jpg").quality == 100
+    assert pdq_hash(PDQ / "threatexchange-resources/I16.png").quality == 36
+    assert pdq_hash(PDQ / "misc-images/small.jpg").quality == 0
+    # CMYK is converted to RGB first: the same picture as the original, not its inverse.
+    cmyk = pdq_hash(PDQ / "misc-images/modes/CMYK.jpg").hex
+    assert hamming(cmyk, pdq_hash(PDQ / "bridge-mods/aaa-orig.jpg").hex) <= 31
+    with pytest.raises(InputError, match="not an image"):
+        pdq_hash(b"not an image")
+
+
+def test_dihedral_variants_reproduce_threatexchange() -> None:
+    expected = IMAGES["threatexchange-resources/LA.png"]["dihedral_from_hash_cmd_test"]
+    got = pdq_dihedral(PDQ / "threatexchange-resources/LA.png")
+    assert {name: h.hex for name, h in got.items()} == expected
+
+
+def test_a_rotated_copy_is_found_through_its_dihedral_variants() -> None:
+    original = PDQ / "reg-test-input/dih/bridge-1-original.jpg"
+    rotated = pdq_hash(PDQ / "reg-test-input/dih/bridge-2-rotate-90.jpg").hex
+    assert hamming(pdq_hash(original).hex, rotated) == 120  # as the Java reference test says
+    closest = min(hamming(v.hex, rotated) for v in pdq_dihedral(original).values())
+    assert closest <= 31
+
+
+def test_index_finds_exactly_what_brute_force_finds() -> None:
+    rng = random.Random(2016)
+    index = PdqIndex()
+    hashes = {}
+    base = [rng.getrandbits(256) for _ in range(50)]
+    for n in range(3000):
+        if n % 3 == 0:  # near copies of a few originals, at every distance up to 40
+            value = base[n % 50]
+            for bit in rng.sample(range(256), rng.randint(0, 40)):
+                value ^= 1 << bit
+        else:
+            value = rng.getrandbits(256)
+        hashes[f"item{n}"] = f"{value:064x}"
+        index.add(f"item{n}", hashes[f"item{n}"])
+    for radius in (0, 15, 16, 31, 47, 80):
+        for query in [f"{b:064x}" for b in base[:10]]:
+            brute = sorted(
+                ((k, hamming(h, query)) for k, h in hashes.items() if hamming(h, query) <= radius),
+                key=lambda kd: (kd[1], kd[0]),
+            )
+            assert index.within(query, radius) == brute
+    assert len(index) == 3000
