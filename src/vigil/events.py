@@ -27,6 +27,9 @@ Event types so far:
   and what is missing.
 * ``stream.missing``: a segment of a live recording we will never have (it left the
   playlist before we got it, or kept failing), logged as soon as we know.
+* ``derivation.failed``: a derivation (``derivation``, by ``tool``) could not be
+  computed for item ``item`` (``error``); `vigil enrich` does not retry it with the
+  same tool version unless asked to.
 * ``checkpoint.timestamped``: an RFC 3161 authority stamped checkpoint ``checkpoint``;
   ``sha256`` is the token (DER response) blob (`vigil.ledger.stamping`).
 """

@@ -8,8 +8,7 @@ converted to RGB first, and so is CMYK (its raw channels would give a near-inver
 hash). The eight dihedral variants (rotations and flips) let a rotated or mirrored
 copy be found too.
 
-Not yet here: the enrichment runner that hashes every image and video frame as it
-arrives (issue 5); this module is what it will call.
+`vigil.enrich.runner` hashes every image with it; video frames (vPDQ) are not hashed yet.
 """
 
 from __future__ import annotations

@@ -1,0 +1,122 @@
+"""`vigil enrich`, `vigil similar`, `vigil clusters`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+from vigil.cli.main import State, cli, emit_json, pass_state
+from vigil.enrich.pdq import pdq_dihedral
+from vigil.enrich.runner import DERIVATIONS, Runner
+from vigil.errors import InputError
+from vigil.search.similar import clusters as find_clusters
+from vigil.search.similar import similar_to
+
+
+@cli.command()
+@click.option("--only", "names", multiple=True, type=click.Choice(sorted(DERIVATIONS)),
+              help="Run only this derivation (repeat).")  # fmt: skip
+@click.option("--redo", multiple=True, type=click.Choice(sorted(DERIVATIONS)),
+              help="Recompute this derivation for every item.")  # fmt: skip
+@click.option("--workers", type=click.IntRange(1), help="Processes (default: all cores).")
+@click.option("--json", "as_json", is_flag=True, help="What was derived and what failed, as JSON.")
+@pass_state
+def enrich(
+    state: State, names: tuple[str, ...], redo: tuple[str, ...], workers: int | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Compute what is not computed yet (today: PDQ hashes of every image).
+
+    Resumable and idempotent: what is done with the current tool version is skipped,
+    a failure is recorded for its item and never stops the run. Each result is a
+    derivative with its tool and version, never a change to the original.
+
+    \b
+    Example:
+      vigil enrich
+      vigil enrich --redo pdq --json
+    """
+    with state.open() as archive:
+        runner = Runner(archive, list(names) or None)
+        quiet = as_json or not state.err.is_terminal
+        columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())
+        with Progress(*columns, console=state.err, disable=quiet) as bar:
+            task = bar.add_task("enrich", total=None)
+            report = runner.run(
+                redo=set(redo), workers=workers,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )  # fmt: skip
+    if as_json:
+        emit_json(report.as_json())
+        return
+    for name, count in sorted(report.done.items()):
+        click.echo(f"{name}: {count} items")
+    for failure in report.failed:
+        click.echo(
+            f"failed   {failure['derivation']} {failure['item']}: {failure['error']}", err=True
+        )
+    if not report.done and not report.failed:
+        click.echo("nothing to do")
+
+
+@cli.command()
+@click.argument("item", required=False)
+@click.option("--file", "photo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A photo (not in the archive) to look for.")  # fmt: skip
+@click.option("--radius", type=click.IntRange(0, 256), default=31, show_default=True,
+              help="Largest PDQ Hamming distance.")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="The items found, as JSON.")
+@pass_state
+def similar(state: State, item: str | None, photo: Path | None, radius: int, as_json: bool) -> None:
+    """Items whose picture is within --radius of ITEM's or of --file's (rotations and
+    mirror images included), nearest first.
+
+    \b
+    Example:
+      vigil similar 01JF3Q8
+      vigil similar --file forwarded.jpg --json
+    """
+    if (item is None) == (photo is None):
+        raise InputError("give an ITEM or --file PHOTO (one of them)")
+    variants = [h.hex for h in pdq_dihedral(photo).values()] if photo else None
+    with state.open() as archive:
+        found = similar_to(archive, item=item, variants=variants, radius=radius)
+    if as_json:
+        emit_json(
+            [{"id": r.id, "sha256": r.sha256, "distance": d, "name": r.name} for r, d in found]
+        )
+        return
+    for row, distance in found:
+        click.echo(f"{distance:3}  {row.id}  {row.sha256[:16]}  {row.name}")
+    if not found:
+        click.echo("nothing within the radius")
+
+
+@cli.command()
+@click.option("--radius", type=click.IntRange(0, 256), default=31, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="The clusters, as JSON.")
+@pass_state
+def clusters(state: State, radius: int, as_json: bool) -> None:
+    """Near-duplicate groups, each with its earliest copy by our capture time and by the
+    post time a platform claims (labelled apart; they are different clocks).
+
+    \b
+    Example:
+      vigil clusters --json
+    """
+    with state.open() as archive:
+        found = find_clusters(archive, radius)
+    if as_json:
+        emit_json([c.as_json() for c in found])
+        return
+    for n, cluster in enumerate(found, 1):
+        click.echo(f"cluster {n}: {len(cluster.members)} items")
+        click.echo(f"  earliest by our capture time: {cluster.earliest_captured.id}"
+                   f" ({cluster.earliest_captured.added_at})")  # fmt: skip
+        if cluster.earliest_claimed is not None:
+            row, posted = cluster.earliest_claimed
+            click.echo(f"  earliest by claimed post time: {row.id} (claims {posted})")
+        for member in cluster.members:
+            click.echo(f"    {member.id}  {member.sha256[:16]}  {member.name}")

@@ -1,0 +1,128 @@
+"""Near-duplicates: `similar` (what is within a PDQ radius of an item or a photo) and
+`clusters` (all items grouped by near-duplication, with the earliest known copy).
+
+Rotated and mirrored copies are found by querying with all eight dihedral variants
+of the query; the distance reported is the smallest. The earliest copy is given two
+ways, never mixed: by the time a platform **claims** it was posted (the item's or
+its post's ``posted`` claim), and by the time **we** captured it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from vigil.db.index import ItemRow
+from vigil.enrich.runner import pdq_results
+from vigil.errors import InputError
+from vigil.search.pdqindex import PdqIndex
+
+if TYPE_CHECKING:
+    from vigil.archive import Archive
+
+__all__ = ["Cluster", "clusters", "similar_to"]
+
+MIN_QUALITY = 50  # ThreatExchange discards PDQ hashes below this quality
+
+
+def _index(archive: Archive) -> tuple[PdqIndex, dict[str, dict[str, Any]]]:
+    results = pdq_results(archive)
+    index = PdqIndex()
+    for item, result in results.items():
+        if result["quality"] >= MIN_QUALITY:
+            index.add(item, result["pdq"])
+    return index, results
+
+
+def _query(index: PdqIndex, variants: list[str], radius: int) -> dict[str, int]:
+    best: dict[str, int] = {}
+    for variant in variants:
+        for key, distance in index.within(variant, radius):
+            best[key] = min(distance, best.get(key, distance))
+    return best
+
+
+def similar_to(
+    archive: Archive, *, item: str | None = None, variants: list[str] | None = None,
+    radius: int = 31,
+) -> list[tuple[ItemRow, int]]:  # fmt: skip
+    """Items within *radius* of an item (by id) or of the given PDQ hashes, nearest first."""
+    index, results = _index(archive)
+    if item is not None:
+        row = archive.item(item)
+        if row.id not in results:
+            raise InputError(f"item {row.id} has no PDQ hash (run `vigil enrich` first)")
+        result = results[row.id]
+        variants = [result["pdq"], *result["dihedral"].values()]
+    hits = _query(index, variants or [], radius)
+    if item is not None:
+        hits.pop(archive.item(item).id, None)
+    rows = [(archive.item(key), distance) for key, distance in hits.items()]
+    return sorted(rows, key=lambda r: (r[1], r[0].added_index))
+
+
+@dataclass
+class Cluster:
+    members: list[ItemRow]
+    earliest_captured: ItemRow
+    earliest_claimed: tuple[ItemRow, str] | None  # (item, the claimed post time)
+
+    def as_json(self) -> dict[str, Any]:
+        claimed = None
+        if self.earliest_claimed is not None:
+            claimed = {"id": self.earliest_claimed[0].id, "posted": self.earliest_claimed[1]}
+        members = [
+            {"id": m.id, "sha256": m.sha256, "name": m.name, "captured": m.added_at}
+            for m in self.members
+        ]
+        first = self.earliest_captured
+        return {
+            "members": members,
+            "earliest_by_our_capture_time": {"id": first.id, "captured": first.added_at},
+            "earliest_by_claimed_post_time": claimed,
+        }
+
+
+def _posted(archive: Archive, row: ItemRow) -> str | None:
+    """What the item, or the post it belongs to, claims as its posting time."""
+    if row.claimed.get("posted"):
+        return str(row.claimed["posted"])
+    if row.parent_id:
+        parent = archive.item(row.parent_id)
+        if parent.claimed.get("posted"):
+            return str(parent.claimed["posted"])
+    return None
+
+
+def clusters(archive: Archive, radius: int = 31) -> list[Cluster]:
+    """Every group of two or more items within *radius* of each other (single linkage)."""
+    index, results = _index(archive)
+    parent: dict[str, str] = {}
+
+    def root(key: str) -> str:
+        while parent.get(key, key) != key:
+            parent[key] = parent.get(parent[key], parent[key])
+            key = parent[key]
+        return key
+
+    for key, result in results.items():
+        if result["quality"] < MIN_QUALITY:
+            continue
+        variants = [result["pdq"], *result["dihedral"].values()]
+        for other in _query(index, variants, radius):
+            a, b = root(key), root(other)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    groups: dict[str, list[ItemRow]] = {}
+    for key in results:
+        groups.setdefault(root(key), []).append(archive.item(key))
+    out = []
+    for members in groups.values():
+        if len(members) < 2:
+            continue
+        members.sort(key=lambda r: r.added_index)
+        posted = [(m, p) for m in members if (p := _posted(archive, m))]
+        out.append(
+            Cluster(members, members[0], min(posted, key=lambda mp: mp[1]) if posted else None)
+        )
+    return sorted(out, key=lambda c: c.members[0].added_index)
