@@ -388,6 +388,7 @@ def reindex(state: State) -> None:
 
 
 from vigil.cli import capture as _capture  # noqa: E402,F401  (registers capture)
+from vigil.cli import casualties as _casualties  # noqa: E402,F401  (registers casualties)
 from vigil.cli import enrich as _enrich  # noqa: E402,F401  (registers enrich, similar, clusters)
 from vigil.cli import export as _export  # noqa: E402,F401  (registers export, verify-package, consistency)
 from vigil.cli import offline as _offline  # noqa: E402,F401  (registers verify-proof, demo)

@@ -1,0 +1,1 @@
+"""Counting the dead: victim records, linkage, and estimates of the undocumented."""
