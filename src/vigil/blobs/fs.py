@@ -39,6 +39,7 @@ from typing import BinaryIO
 
 from vigil.blobs.base import CHUNK_SIZE, HEAD_SIZE, ByteProgress, StoredBlob, check_sha256
 from vigil.errors import BlobError, BlobNotFound
+from vigil.processes import process_alive
 
 __all__ = ["FilesystemBlobStore", "fsync_dir"]
 
@@ -291,7 +292,7 @@ class FilesystemBlobStore:
         removed = 0
         for path in self.tmp.glob("*-*"):
             pid_text = path.name.split("-", 1)[0]
-            if pid_text.isdigit() and not _process_alive(int(pid_text)):
+            if pid_text.isdigit() and not process_alive(int(pid_text)):
                 path.unlink(missing_ok=True)
                 removed += 1
         return removed
@@ -358,13 +359,3 @@ def _hash_fd(fd: int) -> tuple[str, int, bytes]:
             head += chunk[: HEAD_SIZE - size]
         size += len(chunk)
     return digest.hexdigest(), size, head
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

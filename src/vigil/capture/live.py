@@ -26,6 +26,7 @@ from yt_dlp.utils import DownloadError
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.hls import is_playlist
 from vigil.errors import CaptureError
+from vigil.processes import process_alive
 
 __all__ = ["LiveStatus", "Resolved", "StatusBoard", "resolve_stream"]
 
@@ -159,15 +160,5 @@ class StatusBoard:
                 status = LiveStatus(**json.loads(path.read_text()))
             except (OSError, ValueError, TypeError):
                 continue  # being replaced, or not ours
-            out.append((status, _alive(status.pid)))
+            out.append((status, process_alive(status.pid)))
         return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -117,10 +117,7 @@ class RecordingResult:
             "bytes": self.bytes,
             "duration": round(self.duration, 3),
             "missing": self.missing,
-            "items": [
-                {"id": i.id, "sha256": i.sha256, "kind": i.kind, "url": i.url, "size": i.size}
-                for i in self.items
-            ],
+            "items": [i.brief() for i in self.items],
             "problems": self.problems,
         }
 

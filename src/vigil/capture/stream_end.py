@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +11,7 @@ from vigil.db.index import ItemRow
 from vigil.errors import CaptureError
 from vigil.events import DERIVATIVE_ADDED, STREAM_ENDED, rfc3339, utc_now
 from vigil.ids import new_item_id
+from vigil.processes import process_alive
 
 if TYPE_CHECKING:
     from vigil.capture.record import RecordingResult, StreamRecorder
@@ -53,7 +53,7 @@ def _scratch(root: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.iterdir():
         pid = stale.name.split("-", 1)[0]
-        if pid.isdigit() and int(pid) != os.getpid() and not Path(f"/proc/{pid}").exists():
+        if pid.isdigit() and not process_alive(int(pid)):
             shutil.rmtree(stale, ignore_errors=True)
     return folder
 

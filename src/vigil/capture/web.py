@@ -58,10 +58,7 @@ class CaptureResult:
     def as_json(self) -> dict[str, Any]:
         return {
             "url": self.url,
-            "items": [
-                {"id": i.id, "sha256": i.sha256, "kind": i.kind, "url": i.url, "size": i.size}
-                for i in self.items
-            ],
+            "items": [i.brief() for i in self.items],
             "problems": self.problems,
         }
 

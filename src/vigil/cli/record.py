@@ -128,8 +128,7 @@ def record(
     def on_item(row: ItemRow) -> None:
         with printing:
             if as_json:
-                emit_json({"id": row.id, "sha256": row.sha256, "kind": row.kind, "url": row.url,
-                           "size": row.size, "parent": row.parent_id})  # fmt: skip
+                emit_json({**row.brief(), "parent": row.parent_id})
             elif row.kind in ("stream", "remux"):
                 click.echo(f"{row.kind:8} {row.id}  {row.sha256[:16]}  {row.url or row.name}")
 

@@ -48,6 +48,11 @@ class ItemRow:
         """The row an ``item.added`` event creates."""
         return _row(_item_row(ev))
 
+    def brief(self) -> dict[str, Any]:
+        """What a capture reports of each item it made."""
+        return {"id": self.id, "sha256": self.sha256, "kind": self.kind, "url": self.url,
+                "size": self.size}  # fmt: skip
+
     def as_json(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -30,6 +30,7 @@ from sqlalchemy import and_, select
 
 from vigil.db.index import ItemRow
 from vigil.db.schema import events, items
+from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, Actor, canonical_json, rfc3339, utc_now
 from vigil.ids import new_item_id
 
@@ -99,8 +100,6 @@ class Runner:
     def __init__(self, archive: Archive, names: list[str] | None = None) -> None:
         unknown = set(names or []) - set(DERIVATIONS)
         if unknown:
-            from vigil.errors import InputError
-
             known = ", ".join(sorted(DERIVATIONS))
             raise InputError(f"unknown derivation {', '.join(sorted(unknown))}: known: {known}")
         self.archive = archive

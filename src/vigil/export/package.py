@@ -29,12 +29,14 @@ files are then vouched for by the signed datapackage alone.
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -95,12 +97,10 @@ def _is_warc(archive: Archive, row: ItemRow) -> bool:
     if row.kind == "warc":
         return True
     with archive.blobs.open(row.sha256) as f:
-        head = f.read(64)
-    if head[:2] == b"\x1f\x8b":
-        import gzip
-
-        with archive.blobs.open(row.sha256) as f, gzip.open(f) as unzipped:
-            head = unzipped.read(16)
+        head = f.read(4096)
+    if head[:2] == b"\x1f\x8b":  # a .warc.gz: the first record's start, inflated
+        with contextlib.suppress(zlib.error):
+            head = zlib.decompressobj(wbits=31).decompress(head, 16)
     return head.startswith(b"WARC/")
 
 
@@ -188,10 +188,13 @@ def export_package(
         # the review module; nothing can be marked sealed yet.)
         result.left_out = [r.id for r in rows if r.kind == "key"]
         rows = [r for r in rows if r.id not in result.left_out]
-    checkpoint, note = _checkpoint_for(archive, rows)
+    all_stamps = _stamp_events(archive)
+    checkpoint, note = _checkpoint_for(
+        archive, rows, {d["checkpoint"]["size"] for _, d in all_stamps}
+    )
     warcs = [r for r in rows if _is_warc(archive, r)]
     described = [_describe(archive, row, row in warcs, public) for row in rows]
-    stamps = _stamp_events(archive, checkpoint.size)
+    stamps = [(i, d) for i, d in all_stamps if d["checkpoint"]["size"] == checkpoint.size]
     report = render_report(archive.origin, described, checkpoint.size, len(stamps))
     plan = _Plan(archive, rows, described, warcs, checkpoint, note, stamps, report, public, title)
     result.checkpoint_size, result.timestamps = checkpoint.size, len(stamps)
@@ -261,11 +264,13 @@ def _write_datapackage(writer: _Writer, plan: _Plan) -> None:
     zf.writestr("datapackage-digest.json", digest, compress_type=zipfile.ZIP_DEFLATED)
 
 
-def _checkpoint_for(archive: Archive, rows: list[ItemRow]) -> tuple[Checkpoint, str]:
+def _checkpoint_for(
+    archive: Archive, rows: list[ItemRow], stamped_sizes: set[int]
+) -> tuple[Checkpoint, str]:
     """The latest RFC 3161-stamped checkpoint that covers every entry of the items, if
     any (so its timestamps travel with the package); else a checkpoint signed now."""
     needed = max((i for r in rows for i in archive.index.item_event_indexes(r.id)), default=-1)
-    stamped = sorted((size for size in _stamped_sizes(archive) if size > needed), reverse=True)
+    stamped = sorted((size for size in stamped_sizes if size > needed), reverse=True)
     if stamped:
         note = archive.log.read_checkpoint(stamped[0]).decode("utf-8")
         checkpoint, _ = open_checkpoint(note, [archive.verifier], origin=archive.origin)
@@ -273,20 +278,12 @@ def _checkpoint_for(archive: Archive, rows: list[ItemRow]) -> tuple[Checkpoint, 
     return archive.checkpoint()
 
 
-def _stamped_sizes(archive: Archive) -> set[int]:
-    with archive.index.engine.connect() as conn:
-        rows = conn.execute(
-            select(events.c.entry).where(events.c.type == CHECKPOINT_TIMESTAMPED)
-        ).all()
-    return {int(json.loads(r[0])["checkpoint"]["size"]) for r in rows}
-
-
 def _describe(archive: Archive, row: ItemRow, is_warc: bool, public: bool) -> dict[str, Any]:
-    events = archive.index.item_events(row.id)
+    custody = archive.index.item_events(row.id)
     description = {
         **row.as_json(),
         "file": f"archive/{row.id}.warc.gz" if is_warc else f"files/{row.id}.{_suffix(row)}",
-        "custody": [{"entry": i, "event": json.loads(e)} for i, e in events],
+        "custody": [{"entry": i, "event": json.loads(e)} for i, e in custody],
     }
     return _public_view(description) if public else description
 
@@ -323,14 +320,13 @@ def _write_proof(writer: _Writer, archive: Archive, index: int, size: int, note:
     writer.add(f"proofs/{index}.tlog-proof", proof.format().encode("utf-8"))
 
 
-def _stamp_events(archive: Archive, size: int) -> list[tuple[int, dict[str, Any]]]:
-    """The ``checkpoint.timestamped`` events of checkpoint *size*: (entry, event)."""
+def _stamp_events(archive: Archive) -> list[tuple[int, dict[str, Any]]]:
+    """Every ``checkpoint.timestamped`` event: (entry, event)."""
     with archive.index.engine.connect() as conn:
         rows = conn.execute(
             select(events.c.idx, events.c.entry).where(events.c.type == CHECKPOINT_TIMESTAMPED)
         ).all()
-    found = [(int(idx), json.loads(entry)) for idx, entry in rows]
-    return [(idx, data) for idx, data in found if data["checkpoint"]["size"] == size]
+    return [(int(idx), json.loads(entry)) for idx, entry in rows]
 
 
 def _write_timestamps(writer: _Writer, archive: Archive, stamps: list[tuple[int, Any]]) -> None:

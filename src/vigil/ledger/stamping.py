@@ -23,7 +23,12 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from vigil.errors import TimestampError
 from vigil.events import Actor, rfc3339, utc_now
-from vigil.ledger.timestamps import StampedReply, load_certificates, request_timestamp
+from vigil.ledger.timestamps import (
+    StampedReply,
+    load_certificates,
+    request_timestamp,
+    verify_timestamp,
+)
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -151,8 +156,6 @@ def check_timestamp(
     event: dict[str, Any], note: bytes, token: bytes, chain_pem: bytes
 ) -> str | None:
     """Why a logged ``checkpoint.timestamped`` no longer holds, or None when it does."""
-    from vigil.ledger.timestamps import verify_timestamp
-
     if hashlib.sha256(note).hexdigest() != event["checkpoint"]["note_sha256"]:
         return "the checkpoint it stamps is not the one stored"
     nonce = event["stamp"].get("nonce")

@@ -29,6 +29,7 @@ from typing import Any
 
 import requests
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.utils import CryptographyDeprecationWarning
 from rfc3161_client import (
@@ -79,7 +80,7 @@ class Stamp:
             "tsa_name": self.tsa_name,
             "accuracy": self.accuracy,
             "signer": self.signer.subject.rfc4514_string(),
-            "signer_sha256": self.signer.fingerprint(_sha256()).hex(),
+            "signer_sha256": self.signer.fingerprint(hashes.SHA256()).hex(),
         }
 
 
@@ -90,12 +91,6 @@ class StampedReply:
     response: bytes  # DER TimeStampResp, as received
     stamp: Stamp
     chain: list[x509.Certificate]  # embedded and given, leaf first, deduplicated
-
-
-def _sha256() -> Any:
-    from cryptography.hazmat.primitives import hashes
-
-    return hashes.SHA256()
 
 
 def load_certificates(data: bytes, name: str = "certificates") -> list[x509.Certificate]:
