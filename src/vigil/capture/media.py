@@ -16,15 +16,14 @@ import json
 import os
 import secrets
 import shutil
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yt_dlp
-from yt_dlp.extractor import gen_extractor_classes
 from yt_dlp.utils import DownloadError
 
 from vigil import __version__
+from vigil.capture.extractors import platform_extractor
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.web import CaptureResult
 from vigil.capture.ytdlp import post_claims
@@ -38,19 +37,6 @@ if TYPE_CHECKING:
     from vigil.archive import Archive
 
 __all__ = ["PlatformCapturer", "platform_extractor"]
-
-
-@cache
-def _extractors() -> tuple[Any, ...]:
-    return tuple(ie for ie in gen_extractor_classes() if ie.ie_key() != "Generic")
-
-
-def platform_extractor(url: str) -> str | None:
-    """The yt-dlp platform extractor that claims *url*, if any (the generic one does not count)."""
-    for extractor in _extractors():
-        if extractor.suitable(url) and getattr(extractor, "_WORKING", True):
-            return str(extractor.ie_key())
-    return None
 
 
 class PlatformCapturer:

@@ -1,0 +1,65 @@
+"""The platform-extractor shortcut gives exactly yt-dlp's own answer.
+
+The reference is yt-dlp's scan of every extractor in order; the URLs are those of
+yt-dlp's own test cases (a fixed sample of extractors), with case and scheme
+variants, plus ordinary web pages no platform claims.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from yt_dlp.extractor import gen_extractor_classes
+
+from vigil.capture.extractors import platform_extractor, required_text
+
+
+def _yt_dlp_scan(url: str) -> str | None:
+    for extractor in gen_extractor_classes():
+        claims = extractor.ie_key() != "Generic" and extractor.suitable(url)
+        if claims and getattr(extractor, "_WORKING", True):
+            return str(extractor.ie_key())
+    return None
+
+
+def _test_urls(sample: int = 150) -> list[str]:
+    extractors = list(gen_extractor_classes())
+    urls = []
+    for extractor in random.Random(2016).sample(extractors, sample):
+        for case in extractor.get_testcases(include_onlymatching=True):
+            url = case["url"]
+            urls += [url, url.upper(), url.replace("https://", "http://"), url + "/extra"]
+    return [
+        *urls,
+        "http://127.0.0.1:8000/p/1.html",
+        "https://example.org/statement.html",
+        "https://WWW.YOUTUBE.COM/watch?v=dQw4w9WgXcQ",
+        "https://www.youtube.com/watch?v=dQw4w9WgXcQ",
+        "https://t.me/s/channel/123",
+    ]
+
+
+def test_same_answer_as_yt_dlp_scanning_every_extractor() -> None:
+    urls = _test_urls()
+    assert len(urls) > 1500
+    differ = [(u, _yt_dlp_scan(u), platform_extractor(u)) for u in urls]
+    differ = [d for d in differ if d[1] != d[2]]
+    assert differ == []
+    claimed = sum(platform_extractor(u) is not None for u in urls)
+    assert claimed > len(urls) // 4  # the sample exercises real platform matches
+
+
+@pytest.mark.parametrize(
+    ("pattern", "required"),
+    [
+        (r"https?://(?:www\.)?vimeo\.com/(?P<id>\d+)", (("vimeo.com/", False),)),
+        (r"(?i)https?://(?:www\.)?Vimeo\.com/(?P<id>\d+)", (("vimeo.com/", True),)),
+        (r"https?://(?:foobar|barbaz)\.io", (("foobar", False), ("barbaz", False))),
+        (r"https?://(?i:AB)cd\.net", (("://abcd.net", True),)),
+        (r"https?://(?:a|bc)/(?P<id>\d+)", (("http", False),)),  # only the scheme is certain
+        (r"(?P<id>\d+)", None),
+    ],
+)
+def test_required_text(pattern: str, required: object) -> None:
+    assert required_text(pattern) == required
