@@ -393,5 +393,6 @@ from vigil.cli import enrich as _enrich  # noqa: E402,F401  (registers enrich, s
 from vigil.cli import export as _export  # noqa: E402,F401  (registers export, verify-package, consistency)
 from vigil.cli import offline as _offline  # noqa: E402,F401  (registers verify-proof, demo)
 from vigil.cli import record as _record  # noqa: E402,F401  (registers record)
+from vigil.cli import search as _search  # noqa: E402,F401  (registers search)
 from vigil.cli import stamp as _stamp  # noqa: E402,F401  (registers timestamp)
 from vigil.cli import watch as _watch  # noqa: E402,F401  (registers source, watch, recheck)

@@ -14,10 +14,10 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from vigil.db.schema import checkpoints, events, items, meta
+from vigil.db.schema import checkpoints, events, items, meta, search_items, search_texts
 from vigil.errors import AmbiguousItem, DatabaseError, ItemNotFound
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Event
 from vigil.ledger.checkpoint import Checkpoint
@@ -118,10 +118,13 @@ class Index:
         return int(value or 0)
 
     def clear(self, conn: Connection) -> None:
-        """Delete every derived row (before a rebuild)."""
-        for table in (items, events, checkpoints):
+        """Delete every derived row (before a rebuild), the search index's too."""
+        for table in (items, events, checkpoints, search_texts, search_items):
             conn.execute(delete(table))
+        if conn.dialect.name == "sqlite":
+            conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('delete-all')"))
         conn.execute(update(meta).where(meta.c.key == "ledger_size").values(value="0"))
+        conn.execute(delete(meta).where(meta.c.key == "search_size"))
 
     # -- writing ------------------------------------------------------------------
 

@@ -21,7 +21,16 @@ from sqlalchemy import (
     Text,
 )
 
-__all__ = ["checkpoints", "events", "items", "meta", "metadata", "source_state"]
+__all__ = [
+    "checkpoints",
+    "events",
+    "items",
+    "meta",
+    "metadata",
+    "search_items",
+    "search_texts",
+    "source_state",
+]
 
 metadata = MetaData()
 
@@ -79,6 +88,37 @@ source_state = Table(
 )
 """Polling state of watched sources: not evidence, and not rebuilt by reindex (losing it
 only means every source is polled again at once)."""
+
+search_texts = Table(
+    "search_texts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("item_id", String(26), nullable=False, index=True),
+    Column("origin_idx", BigInteger, nullable=False),
+    Column("field", String(32), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("norm", Text, nullable=False),
+    Column("language", String(16), nullable=True),
+)
+"""Each text an event gives an item (post text, page text, title, author, file name),
+as received and normalised (`vigil.search.arabic`); the full-text index covers ``norm``
+(SQLite: the FTS5 table ``search_fts``; PostgreSQL: the generated column ``tsv``)."""
+
+search_items = Table(
+    "search_items",
+    metadata,
+    Column("item_id", String(26), primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("media_type", String(255), nullable=False),
+    Column("platform", String(64), nullable=True),
+    Column("source", Text, nullable=True),
+    Column("posted", String(32), nullable=True),
+    Column("captured", String(32), nullable=False),
+    Column("lat", Float, nullable=True),
+    Column("lon", Float, nullable=True),
+)
+"""What search filters on, per item: claimed (platform, source, posted, place) and
+observed (captured); a child item takes its post's claims when it has none."""
 
 meta = Table(
     "meta",
