@@ -2,7 +2,7 @@
 measured in the same run (never a timed test).
 
 Usage:  .venv/bin/python bench/run.py
-            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages]
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search]
             [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -21,6 +21,8 @@ Usage:  .venv/bin/python bench/run.py
           5 minutes, streamlink beside it (bench/recording.py). Goals: 0 segments lost;
           median listed -> durable < 1 s; CPU < 50% of one core; bytes identical to
           streamlink's.
+* search  p50/p95 of 200 searches (words, pairs, phrases, prefixes, date/platform filters)
+          over --posts synthetic posts indexed from the ledger (bench/search.py). Goal p95 < 50 ms.
 * packages `vigil export --all` and `vigil verify-package` of 1,000 items / 2 GB, against
           `zip -0` + `sha256sum` of the same files (bench/packages.py). Goals: export <= 2x,
           verify <= 1.5x.
@@ -42,6 +44,7 @@ from typing import Any
 
 from packages import bench_packages
 from recording import bench_record
+from search import bench_search
 from vigil.archive import Archive
 from vigil.events import ITEM_ADDED, encode_event
 from vigil.ledger import merkle
@@ -461,12 +464,14 @@ def main() -> None:
             "capture",
             "record",
             "packages",
+            "search",
         ],
     )
     parser.add_argument(
         "--work", type=Path, default=Path("bench/work"), help="scratch folder (several GB)"
     )
     parser.add_argument("--entries", type=int, default=1_000_000, help="log size for proof/verify")
+    parser.add_argument("--posts", type=int, default=1_000_000, help="posts for the search bench")
     parser.add_argument(
         "--record-seconds", type=int, default=300, help="length of the live streams recorded"
     )
@@ -485,6 +490,17 @@ def main() -> None:
         bench_record(args.work, args.record_seconds)
     if args.which in ("all", "packages"):
         bench_packages(args.work)
+    if args.which in ("all", "search"):
+        found = bench_search(args.work, args.posts)
+        for order in ("relevance", "newest"):
+            p50, p95 = found[order]
+            _line(
+                f"search {args.posts:,} posts, {order}: p95 (p50 {p50 * 1000:.1f} ms)",
+                f"{p95 * 1000:.1f} ms",
+                p95 * 1000 / 50,
+                f"one brute-force LIKE scan {found['scan'][0] * 1000:.0f} ms; ratio is to 50 ms",
+                "< 1.00",
+            )
     if args.which in ("all", "import"):
         bench_import(args.work)
     if args.which in ("all", "add", "add-many", "add-big"):

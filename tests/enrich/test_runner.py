@@ -34,7 +34,7 @@ def photos(tmp_path: Path) -> Path:
 
 def test_enrich_is_idempotent_records_failures_and_redoes(archive: Archive, photos: Path) -> None:
     archive.add_paths([photos])
-    report = Runner(archive).run(workers=2)
+    report = Runner(archive, ["pdq"]).run(workers=2)
     assert report.done == {"pdq": 15}
     assert [f["item"] for f in report.failed] == [
         i.id for i in archive.items() if i.name == "broken.jpg"
@@ -50,20 +50,20 @@ def test_enrich_is_idempotent_records_failures_and_redoes(archive: Archive, phot
     assert event["tool"].startswith("pdqhash ") and event["of"] == aaa.id
     assert json.loads(archive.blobs.path(derived.sha256).read_bytes()) == event["result"]
     # Again: nothing to do (the failure is the record too). --redo recomputes.
-    again = Runner(archive).run(workers=1)
+    again = Runner(archive, ["pdq"]).run(workers=1)
     assert again.done == {} and again.failed == []
-    redo = Runner(archive).run(redo={"pdq"}, workers=1)
+    redo = Runner(archive, ["pdq"]).run(redo={"pdq"}, workers=1)
     assert redo.done == {"pdq": 15}
     assert archive.verify().ok
-    with pytest.raises(InputError, match="unknown derivation ocr"):
-        Runner(archive, ["ocr"])
+    with pytest.raises(InputError, match="unknown derivation nope"):
+        Runner(archive, ["nope"])
 
 
 def test_similar_and_clusters_find_the_edits_and_the_rotation(
     archive: Archive, photos: Path
 ) -> None:
     archive.add_paths([photos])
-    Runner(archive).run(workers=2)
+    Runner(archive, ["pdq"]).run(workers=2)
     by_name = {i.name: i for i in archive.items() if i.kind == "file"}
     found = similar_to(archive, item=by_name["aaa-orig.jpg"].id)
     names = {row.name for row, _ in found}
@@ -84,7 +84,9 @@ def test_cli_enrich_similar_clusters(tmp_path: Path, photos: Path) -> None:
     archive_path = tmp_path / "archive"
     with Archive.init(archive_path) as archive:
         archive.add_paths([photos])
-    done = json.loads(run_vigil("enrich", "--json", archive_path=archive_path, check=True).stdout)
+    done = json.loads(
+        run_vigil("enrich", "--only", "pdq", "--json", archive_path=archive_path, check=True).stdout
+    )
     assert done["done"] == {"pdq": 15} and len(done["failed"]) == 1
     near = json.loads(
         run_vigil("similar", "--file", photos / "shrink-a-lot.jpg", "--json",

@@ -4,7 +4,9 @@ backends; real names from ../shared/fixtures/linkage/ (used for matching tests o
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
+import random
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from vigil.capture.imports.telegram import TelegramImporter
 from vigil.capture.web import WebCapturer
 from vigil.errors import InputError
 from vigil.search.arabic import normalise, tokens
+from vigil.search.facets import range_tokens
 from vigil.search.fulltext import Filters, catch_up, search
 
 GAZA = FIXTURES / "linkage" / "palestine-datasets"
@@ -143,6 +146,13 @@ def test_filters_phrases_prefixes_and_snippets(archive: Archive, tmp_path: Path)
     assert ids('"مشفى القدس"') == {texts[0][0]}
     assert ids('"القدس مشفى"') == set()  # a phrase keeps its order
     assert ids("hosp*") == {texts[2][0]}
+    newest = [h.item.claimed["text"] for h in search(archive, "قصف", order="newest")]
+    oldest = [h.item.claimed["text"] for h in search(archive, "قصف", order="oldest")]
+    assert newest == [texts[1][0], texts[0][0]] and oldest == newest[::-1]
+    best = [h.item.claimed["text"] for h in search(archive, "قصف القدس", order="relevance")]
+    assert best == [texts[0][0]]
+    with pytest.raises(InputError, match="order"):
+        search(archive, "قصف", order="random")
     [hit] = search(archive, "مشفي القدس")
     assert "[مشفى]" in hit.snippet and hit.language == "ar"
     assert hit.as_json()["sha256"] == hit.item.sha256
@@ -176,3 +186,52 @@ def test_cli_search_json_and_errors(tmp_path: Path) -> None:
     bad = run_vigil("search", "x", "--box", "1,2,3", archive_path=archive_path)
     assert bad.returncode == 1 and "--box" in bad.stderr
     assert "Example" in run_vigil("search", "--help", archive_path=archive_path).stdout
+
+
+def test_range_tokens_cover_exactly_the_days() -> None:
+    rng = random.Random(7)
+    for _ in range(300):
+        first = dt.date(2015, 1, 1) + dt.timedelta(days=rng.randrange(1500))
+        last = first + dt.timedelta(days=rng.randrange(900))
+        found = range_tokens("p", first, last)
+        assert found is not None
+        covered = set()
+        for token in found:
+            digits = token[2:]
+            if token[1] == "y":
+                start, end = dt.date(int(digits), 1, 1), dt.date(int(digits), 12, 31)
+            elif token[1] == "m":
+                start = dt.date(int(digits[:4]), int(digits[4:]), 1)
+                end = (start + dt.timedelta(days=32)).replace(day=1) - dt.timedelta(days=1)
+            else:
+                start = end = dt.date(int(digits[:4]), int(digits[4:6]), int(digits[6:]))
+            covered |= {start + dt.timedelta(days=n) for n in range((end - start).days + 1)}
+        assert covered == {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}
+    assert range_tokens("p", dt.date(1000, 1, 1), dt.date(2900, 1, 1)) is None  # too many
+
+
+def test_filtered_search_equals_brute_force(archive: Archive, tmp_path: Path) -> None:
+    rng = random.Random(2016)
+    words = ["قصف", "مشفى", "حلب", "دمشق", "hospital", "evacuation", "buses"]
+    texts = [
+        (" ".join(rng.choices(words, k=4)), 1480550400 + rng.randrange(40 * 86400),
+         rng.choice([ALEPPO, DAMASCUS, None]))
+        for _ in range(80)
+    ]  # fmt: skip
+    import_export(archive, TelegramImporter(_messages_export(tmp_path / "e", texts)))
+    posts = [i for i in archive.items() if i.kind == "post"]
+    for _ in range(40):
+        word = rng.choice(words)
+        day = rng.randint(1, 28)
+        since, until = f"2016-12-{day:02d}", f"2016-12-{min(day + rng.randint(0, 9), 31):02d}"
+        if rng.random() < 0.3:
+            since += "T12:00:00Z"  # within a day: only the exact SQL filter can tell
+        expected = {
+            p.id for p in posts
+            if tokens(word)[0] in tokens(str(p.claimed["text"])) and since <= p.claimed["posted"]
+            and p.claimed["posted"] <= until + "\uffff"
+        }  # fmt: skip
+        found = search(archive, word, Filters(since=since, until=until), limit=1000)
+        assert {h.item.id for h in found} == expected, (word, since, until)
+    with pytest.raises(InputError, match="--since 'yesterday'"):
+        search(archive, "قصف", Filters(since="yesterday"))

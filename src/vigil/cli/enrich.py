@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -21,25 +22,39 @@ from vigil.search.similar import similar_to
 @click.option("--redo", multiple=True, type=click.Choice(sorted(DERIVATIONS)),
               help="Recompute this derivation for every item.")  # fmt: skip
 @click.option("--workers", type=click.IntRange(1), help="Processes (default: all cores).")
+@click.option("--c2pa-trust", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              envvar="VIGIL_C2PA_TRUST",
+              help="c2pa settings JSON with a trust list (else: 'untrusted').")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="What was derived and what failed, as JSON.")
 @pass_state
 def enrich(
     state: State, names: tuple[str, ...], redo: tuple[str, ...], workers: int | None,
-    as_json: bool,
+    c2pa_trust: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
-    """Compute what is not computed yet (today: PDQ hashes of every image).
+    """Compute what is not computed yet: PDQ hashes of images, the metadata media
+    state about themselves (EXIF, GPS, XMP, IPTC; container tags), C2PA Content
+    Credentials validated offline, OCR of Arabic and English text in images.
 
     Resumable and idempotent: what is done with the current tool version is skipped,
     a failure is recorded for its item and never stops the run. Each result is a
-    derivative with its tool and version, never a change to the original.
+    derivative with its tool and version, never a change to the original. A
+    derivation whose program is not installed (tesseract, ffprobe) is skipped and named.
 
     \b
     Example:
       vigil enrich
+      vigil enrich --only ocr --only c2pa --c2pa-trust trust.json
       vigil enrich --redo pdq --json
     """
+    trust = None
+    if c2pa_trust is not None:
+        trust = c2pa_trust.read_text(encoding="utf-8")
+        try:
+            json.loads(trust)
+        except ValueError as exc:
+            raise InputError(f"--c2pa-trust {c2pa_trust}: not JSON ({exc})") from None
     with state.open() as archive:
-        runner = Runner(archive, list(names) or None)
+        runner = Runner(archive, list(names) or None, c2pa_trust=trust)
         quiet = as_json or not state.err.is_terminal
         columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())
         with Progress(*columns, console=state.err, disable=quiet) as bar:
@@ -57,6 +72,8 @@ def enrich(
         click.echo(
             f"failed   {failure['derivation']} {failure['item']}: {failure['error']}", err=True
         )
+    for name, why in sorted(report.unavailable.items()):
+        click.echo(f"skipped  {name}: {why}", err=True)
     if not report.done and not report.failed:
         click.echo("nothing to do")
 

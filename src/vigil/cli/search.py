@@ -6,7 +6,7 @@ import click
 
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
-from vigil.search.fulltext import Filters, search
+from vigil.search.fulltext import ORDERS, Filters, search
 from vigil.search.similar import clusters as find_clusters
 
 
@@ -39,13 +39,16 @@ def _box(value: str | None) -> tuple[float, float, float, float] | None:
 @click.option("--box", help="Only items placed in SOUTH,WEST,NORTH,EAST (claimed location).")
 @click.option("--cluster", "cluster_of", metavar="ITEM",
               help="Only items in ITEM's near-duplicate cluster.")  # fmt: skip
+@click.option("--order", type=click.Choice(ORDERS), default="newest", show_default=True,
+              help="By when the text entered the archive, or best match first.")  # fmt: skip
 @click.option("--limit", type=click.IntRange(1, 10_000), default=20, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="The matches as JSON (id, SHA-256, snippet).")
 @pass_state
 def search_command(
     state: State, query: str, since: str | None, until: str | None, by: str,
     platform: str | None, source: str | None, language: str | None, kind: str | None,
-    media_type: str | None, box: str | None, cluster_of: str | None, limit: int, as_json: bool,
+    media_type: str | None, box: str | None, cluster_of: str | None, order: str, limit: int,
+    as_json: bool,
 ) -> None:  # fmt: skip
     """Find items by their text: post text, page text, OCR text, titles, authors, file
     names and URLs. Arabic spelling variants match each other (hamza forms, ى/ي, ة/ه,
@@ -66,7 +69,7 @@ def search_command(
             since=since, until=until, by=by, platform=platform, source=source,
             language=language, kind=kind, media_type=media_type, box=_box(box), items=members,
         )  # fmt: skip
-        hits = search(archive, query, filters, limit)
+        hits = search(archive, query, filters, limit, order)
     if as_json:
         emit_json([h.as_json() for h in hits])
         return

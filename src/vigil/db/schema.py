@@ -99,10 +99,12 @@ search_texts = Table(
     Column("body", Text, nullable=False),
     Column("norm", Text, nullable=False),
     Column("language", String(16), nullable=True),
+    Column("facets", Text, nullable=False, server_default=""),
 )
 """Each text an event gives an item (post text, page text, title, author, file name),
 as received and normalised (`vigil.search.arabic`); the full-text index covers ``norm``
-(SQLite: the FTS5 table ``search_fts``; PostgreSQL: the generated column ``tsv``)."""
+(SQLite: the FTS5 table ``search_fts``; PostgreSQL: the generated column ``tsv``).
+``facets``: the item's filter values as tokens (`vigil.search.facets`), for FTS5."""
 
 search_items = Table(
     "search_items",

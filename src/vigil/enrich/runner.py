@@ -78,7 +78,20 @@ class PdqDerivation:
         }
 
 
-DERIVATIONS: dict[str, Derivation] = {"pdq": PdqDerivation()}
+def _derivations() -> dict[str, Derivation]:
+    from vigil.enrich.c2pa import C2paDerivation
+    from vigil.enrich.metadata import MetadataDerivation
+    from vigil.enrich.ocr import OcrDerivation
+
+    return {
+        "pdq": PdqDerivation(),
+        "metadata": MetadataDerivation(),
+        "c2pa": C2paDerivation(),
+        "ocr": OcrDerivation(),
+    }
+
+
+DERIVATIONS: dict[str, Derivation] = _derivations()
 
 
 @dataclass
@@ -86,9 +99,11 @@ class EnrichReport:
     done: dict[str, int] = field(default_factory=dict)  # derivation -> items derived now
     failed: list[dict[str, str]] = field(default_factory=list)
     skipped: int = 0  # already done (or failed) with this tool version
+    unavailable: dict[str, str] = field(default_factory=dict)  # derivation -> why (no tool)
 
     def as_json(self) -> dict[str, Any]:
-        return {"done": self.done, "failed": self.failed, "skipped": self.skipped}
+        return {"done": self.done, "failed": self.failed, "skipped": self.skipped,
+                "unavailable": self.unavailable}  # fmt: skip
 
 
 def _run_one(derivation: Derivation, path: str) -> dict[str, Any]:
@@ -97,14 +112,21 @@ def _run_one(derivation: Derivation, path: str) -> dict[str, Any]:
 
 
 class Runner:
-    def __init__(self, archive: Archive, names: list[str] | None = None) -> None:
+    def __init__(
+        self, archive: Archive, names: list[str] | None = None, *, c2pa_trust: str | None = None
+    ) -> None:
+        """*c2pa_trust*: the text of a c2pa settings JSON with a trust list, if any."""
+        from vigil.enrich.c2pa import C2paDerivation
+
         unknown = set(names or []) - set(DERIVATIONS)
         if unknown:
             known = ", ".join(sorted(DERIVATIONS))
             raise InputError(f"unknown derivation {', '.join(sorted(unknown))}: known: {known}")
         self.archive = archive
-        self.derivations = [DERIVATIONS[n] for n in (names or sorted(DERIVATIONS))]
+        chosen = {**DERIVATIONS, "c2pa": C2paDerivation(c2pa_trust)}
+        self.derivations = [chosen[n] for n in (names or sorted(DERIVATIONS))]
         self.actor = Actor.current().as_json()
+        self.unavailable: dict[str, str] = {}
 
     def _finished(self, derivation: Derivation, tool: str) -> set[str]:
         """Items that have this derivation by this tool version, or failed it with it."""
@@ -123,7 +145,11 @@ class Runner:
 
     def todo(self, redo: set[str] | None = None) -> Iterator[tuple[Derivation, str, ItemRow]]:
         for derivation in self.derivations:
-            tool = derivation.tool()
+            try:
+                tool = derivation.tool()
+            except InputError as exc:  # its program is not installed: say so, do the rest
+                self.unavailable[derivation.name] = str(exc)
+                continue
             finished = (
                 set() if derivation.name in (redo or set()) else self._finished(derivation, tool)
             )
@@ -141,6 +167,7 @@ class Runner:
     ) -> EnrichReport:
         report = EnrichReport()
         work = list(self.todo(redo))
+        report.unavailable = dict(self.unavailable)
         total = len(work)
         pending: list[dict[str, Any]] = []
         with ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1) as pool:

@@ -134,7 +134,12 @@ def text_of(index: int, data: dict[str, Any], read_text: Callable[[str, int], st
         )  # fmt: skip
         item_id, field = str(data["item"]), "item"
     elif data.get("type") == DERIVATIVE_ADDED and data.get("kind") in TEXT_DERIVATIVES:
-        prose = _strings(claimed.get("title"), read_text(str(data["sha256"]), MAX_TEXT))
+        result = data.get("result")
+        if isinstance(result, dict):  # a runner derivation (OCR): its text is in the event
+            found = str(result.get("text") or "")[:MAX_TEXT]
+        else:  # a text derivative: its blob is the text
+            found = read_text(str(data["sha256"]), MAX_TEXT)
+        prose = _strings(claimed.get("title"), found)
         about = _strings(claimed.get("author"))
         item_id, field = str(data["of"]), str(data["kind"])
     else:

@@ -27,6 +27,7 @@ from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED
 from vigil.search.arabic import spans, tokens
 from vigil.search.documents import Facets, facets_of, text_of
+from vigil.search.facets import date_range, facet, facet_tokens, range_tokens
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -135,7 +136,14 @@ def catch_up(archive: Archive, progress: Callable[[int, int], None] | None = Non
                     new_items.append(facets.row())
                 found = text_of(idx, data, read_text)
                 if found is not None:
-                    texts.append(found.row())
+                    row = found.row()
+                    item = parents.get(found.item_id)
+                    if item is not None:
+                        row["facets"] = facet_tokens(
+                            posted=item.posted, captured=item.captured, platform=item.platform,
+                            kind=item.kind, language=found.language, media_type=item.media_type,
+                        )  # fmt: skip
+                    texts.append(row)
             if new_items:
                 conn.execute(insert(search_items), new_items)
             if texts:
@@ -144,8 +152,8 @@ def catch_up(archive: Archive, progress: Callable[[int, int], None] | None = Non
                 if conn.dialect.name == "sqlite":
                     conn.execute(
                         text(
-                            "INSERT INTO search_fts(rowid, norm)"
-                            " SELECT id, norm FROM search_texts WHERE id > :first"
+                            "INSERT INTO search_fts(rowid, norm, facets)"
+                            " SELECT id, norm, facets FROM search_texts WHERE id > :first"
                         ),
                         {"first": first},
                     )
@@ -174,8 +182,24 @@ def _terms(query: str) -> list[tuple[list[str], bool]]:
     return terms
 
 
-def _fts5(terms: list[tuple[list[str], bool]]) -> str:
-    return " ".join('"' + " ".join(toks) + '"' + (" *" if prefix else "") for toks, prefix in terms)
+def _fts5(terms: list[tuple[list[str], bool]], f: Filters) -> str:
+    """The FTS5 query: the words in ``norm``, and what the filters allow in ``facets``."""
+    words = " ".join('"' + " ".join(t) + '"' + (" *" if prefix else "") for t, prefix in terms)
+    clauses = [f"norm : ({words})"]
+    for prefix, value in (("pl", f.platform), ("k", f.kind), ("lg", f.language)):
+        token = facet(prefix, value) if value else None
+        if token:
+            clauses.append(f"facets : {token}")
+    top = (f.media_type or "").split("/")[0] if f.media_type and "/" in f.media_type else None
+    token = facet("mt", top)
+    if token:
+        clauses.append(f"facets : {token}")
+    first, last = date_range(f.since, f.until)
+    if first is not None and last is not None:
+        days = range_tokens("p" if f.by == "posted" else "c", first, last)
+        if days is not None:
+            clauses.append("facets : (" + (" OR ".join(days) or "nothing") + ")")
+    return " AND ".join(clauses)
 
 
 def _tsquery(terms: list[tuple[list[str], bool]]) -> str:
@@ -233,12 +257,26 @@ def _snippet(body: str, terms: list[tuple[list[str], bool]]) -> str:
     return " ".join(head[: 2 * SNIPPET].split())
 
 
+ORDERS = ("newest", "oldest", "relevance")
+
+
 def search(
-    archive: Archive, query: str, filters: Filters | None = None, limit: int = 20
+    archive: Archive,
+    query: str,
+    filters: Filters | None = None,
+    limit: int = 20,
+    order: str = "newest",
 ) -> list[Hit]:
-    """Items whose texts match *query* (best first), after indexing anything new."""
+    """Items whose texts match *query*, after indexing anything new.
+
+    *order*: ``newest`` / ``oldest`` by when the text entered the ledger, or
+    ``relevance`` (bm25 / ts_rank; slower for words in many texts: every match is scored).
+    """
+    if order not in ORDERS:
+        raise InputError(f"search: order {order!r} is not one of {', '.join(ORDERS)}")
     catch_up(archive)
     terms = _terms(query)
+    date_range(filters.since if filters else None, filters.until if filters else None)  # checks
     where, params = _filters(filters or Filters())
     params["limit"] = limit * 4
     postgres = archive.index.engine.dialect.name == "postgresql"
@@ -255,8 +293,10 @@ def search(
             " FROM search_fts JOIN search_texts t ON t.id = search_fts.rowid"
             " JOIN search_items s ON s.item_id = t.item_id WHERE search_fts MATCH :query"
         )
-        params["query"] = _fts5(terms)
-    sql += "".join(f" AND {w}" for w in where) + " ORDER BY rank, t.item_id LIMIT :limit"
+        params["query"] = _fts5(terms, filters or Filters())
+    key = "t.id" if postgres else "search_fts.rowid"  # the same; FTS5 streams in rowid order
+    by = {"relevance": f"rank, {key}", "newest": f"{key} DESC", "oldest": key}[order]
+    sql += "".join(f" AND {w}" for w in where) + f" ORDER BY {by} LIMIT :limit"
     statement = text(sql)
     if "ids" in params:
         statement = statement.bindparams(bindparam("ids", expanding=True))

@@ -1,6 +1,7 @@
 """Full-text search: the texts of items (normalised) and the fields search filters on.
 
-SQLite gets an FTS5 index over ``search_texts.norm`` (external content); PostgreSQL a
+SQLite gets an FTS5 index over ``search_texts.norm`` and ``facets`` (filter values as
+tokens, so FTS5 intersects them with the words; external content); PostgreSQL a
 generated ``tsvector`` column (configuration ``simple``: the text is already
 normalised by Vigil, so both engines see the same tokens) with a GIN index.
 
@@ -28,6 +29,7 @@ def upgrade() -> None:
         sa.Column("body", sa.Text, nullable=False),
         sa.Column("norm", sa.Text, nullable=False),
         sa.Column("language", sa.String(16), nullable=True),
+        sa.Column("facets", sa.Text, nullable=False, server_default=""),
     )
     op.create_table(
         "search_items",
@@ -45,7 +47,7 @@ def upgrade() -> None:
     op.create_index("ix_search_items_captured", "search_items", ["captured"])
     if op.get_bind().dialect.name == "sqlite":
         op.execute(
-            "CREATE VIRTUAL TABLE search_fts USING fts5(norm, content='search_texts',"
+            "CREATE VIRTUAL TABLE search_fts USING fts5(norm, facets, content='search_texts',"
             " content_rowid='id', tokenize='unicode61 remove_diacritics 0')"
         )
     else:
