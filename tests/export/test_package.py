@@ -268,6 +268,16 @@ def test_cli_export_and_verify_package(captured: tuple[Archive, list[str]], tmp_
         "export", "--items", refs[0], "-o", tmp_path / "x.zip", archive_path=archive.root
     )
     assert wrong.returncode == 1 and ".wacz" in wrong.stderr
+    found = run_vigil("export", "--query", "تذكرونا", "-o", tmp_path / "q.wacz", "--json",
+                      archive_path=archive.root, database_url=db_url(archive), check=True)  # fmt: skip
+    page = next(i for i in archive.items() if i.kind == "page")
+    assert page.id in json.loads(found.stdout)["items"]
+    none = run_vigil("export", "--query", "nowhere-to-be-found", "-o", tmp_path / "n.wacz",
+                     archive_path=archive.root, database_url=db_url(archive))  # fmt: skip
+    assert none.returncode == 1 and "no item matches" in none.stderr
+    both = run_vigil("export", "--all", "--query", "x", "-o", tmp_path / "b.wacz",
+                     archive_path=archive.root, database_url=db_url(archive))  # fmt: skip
+    assert both.returncode == 1 and "one of them" in both.stderr
 
 
 # -- the standalone RFC 3161 check, on the real responses ----------------------------------

@@ -12,11 +12,15 @@ from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
 from vigil.export.package import export_package
 from vigil.export.verify import verify_package
+from vigil.search.fulltext import search
+
+MAX_QUERY_ITEMS = 10_000
 
 
 @cli.command()
 @click.option("--items", "refs", multiple=True, help="An item id or SHA-256 prefix (repeat).")
 @click.option("--all", "everything", is_flag=True, help="Every item of the archive.")
+@click.option("--query", help='Every item `vigil search` finds for this query (e.g. "مشفى القدس").')
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
     help="The package to write (.wacz).",
@@ -34,6 +38,7 @@ def export(
     state: State,
     refs: tuple[str, ...],
     everything: bool,
+    query: str | None,
     output: Path,
     public: bool,
     title: str | None,
@@ -51,12 +56,19 @@ def export(
     \b
     Example:
       vigil export --items 01JF3Q8 --items 01JF3QA -o aleppo-2016-12-13.wacz
+      vigil export --query '"al-Quds hospital"' -o al-quds.wacz
       vigil verify-package aleppo-2016-12-13.wacz --key case-17.vkey
     """
     if output.suffix != ".wacz":
         raise InputError(f"{output}: an evidence package is a .wacz file")
+    if sum((bool(refs), everything, query is not None)) != 1:
+        raise InputError("choose what to export: --items, --all or --query (one of them)")
     with state.open() as archive:
         chosen = [i.id for i in archive.items()] if everything else list(refs)
+        if query is not None:
+            chosen = [h.item.id for h in search(archive, query, limit=MAX_QUERY_ITEMS)]
+            if not chosen:
+                raise InputError(f"--query {query!r}: no item matches")
         result = export_package(archive, chosen, output, public=public, title=title)
     if as_json:
         emit_json(result.as_json())
