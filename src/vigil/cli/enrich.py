@@ -14,6 +14,7 @@ from vigil.enrich.runner import DERIVATIONS, Runner
 from vigil.errors import InputError
 from vigil.search.similar import clusters as find_clusters
 from vigil.search.similar import similar_to
+from vigil.search.videos import VideoMatch, similar_videos
 
 
 @cli.command()
@@ -88,7 +89,8 @@ def enrich(
 @pass_state
 def similar(state: State, item: str | None, photo: Path | None, radius: int, as_json: bool) -> None:
     """Items whose picture is within --radius of ITEM's or of --file's (rotations and
-    mirror images included), nearest first.
+    mirror images included), nearest first. For a video ITEM: the videos sharing 80 %
+    of its one-a-second frames (vPDQ), with both shares.
 
     \b
     Example:
@@ -99,6 +101,9 @@ def similar(state: State, item: str | None, photo: Path | None, radius: int, as_
         raise InputError("give an ITEM or --file PHOTO (one of them)")
     variants = [h.hex for h in pdq_dihedral(photo).values()] if photo else None
     with state.open() as archive:
+        if item is not None and archive.item(item).media_type.startswith("video/"):
+            _similar_videos(similar_videos(archive, item, radius=radius), as_json)
+            return
         found = similar_to(archive, item=item, variants=variants, radius=radius)
     if as_json:
         emit_json(
@@ -109,6 +114,19 @@ def similar(state: State, item: str | None, photo: Path | None, radius: int, as_
         click.echo(f"{distance:3}  {row.id}  {row.sha256[:16]}  {row.name}")
     if not found:
         click.echo("nothing within the radius")
+
+
+def _similar_videos(found: list[VideoMatch], as_json: bool) -> None:
+    if as_json:
+        emit_json([{"id": m.item.id, "sha256": m.item.sha256, "name": m.item.name,
+                    "distance": m.distance, "query_match_percent": m.query_percent,
+                    "compared_match_percent": m.compared_percent} for m in found])  # fmt: skip
+        return
+    for m in found:
+        click.echo(f"{m.query_percent:5.1f}% of its frames, {m.compared_percent:5.1f}% of the"
+                   f" other's  {m.item.id}  {m.item.sha256[:16]}  {m.item.name}")  # fmt: skip
+    if not found:
+        click.echo("no video shares 80 % of its frames")
 
 
 @cli.command()

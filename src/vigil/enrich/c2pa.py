@@ -22,6 +22,8 @@ from typing import Any
 
 from vigil.errors import InputError
 
+SKIP_KINDS = ("screenshot", "segment", "keyframe")  # ours, or parts of a recording
+
 __all__ = ["C2paDerivation", "read_c2pa"]
 
 MAX_MANIFEST = 2_000_000  # characters of manifest JSON kept in the result
@@ -110,7 +112,7 @@ class C2paDerivation:
 
     def applies(self, item: Any) -> bool:
         top = str(item.media_type).split("/")[0]
-        return top in ("image", "video", "audio") and item.kind not in ("screenshot", "segment")
+        return top in ("image", "video", "audio") and item.kind not in SKIP_KINDS
 
     def derive(self, path: Path) -> dict[str, Any]:
         from vigil.sniff import sniff_media_type

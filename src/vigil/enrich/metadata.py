@@ -22,6 +22,8 @@ from PIL import ExifTags, Image, IptcImagePlugin, UnidentifiedImageError
 
 from vigil.errors import InputError
 
+SKIP_KINDS = ("screenshot", "segment", "keyframe")  # ours, or parts of a recording
+
 __all__ = ["MetadataDerivation", "image_metadata", "media_metadata"]
 
 MAX_STRING = 2_000  # characters of one value kept
@@ -171,7 +173,7 @@ class MetadataDerivation:
 
     def applies(self, item: Any) -> bool:
         top = str(item.media_type).split("/")[0]
-        return top in ("image", "video", "audio") and item.kind not in ("screenshot", "segment")
+        return top in ("image", "video", "audio") and item.kind not in SKIP_KINDS
 
     def derive(self, path: Path) -> dict[str, Any]:
         from vigil.sniff import sniff_media_type

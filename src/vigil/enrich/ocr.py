@@ -84,7 +84,7 @@ def ocr_image(path: Path, languages: str = LANGUAGES) -> dict[str, Any]:
 
 
 class OcrDerivation:
-    """Arabic and English text in every image (not in screenshots of pages we hold)."""
+    """Arabic and English text in images and scene keyframes (not in screenshots)."""
 
     name = "ocr"
 
@@ -95,6 +95,9 @@ class OcrDerivation:
         return f"{version} ({LANGUAGES})"
 
     def applies(self, item: Any) -> bool:
+        """Images, and the keyframes of videos that start a scene (not every second)."""
+        if item.kind == "keyframe":
+            return str(item.name).startswith("scene-")
         return str(item.media_type).startswith("image/") and item.kind != "screenshot"
 
     def derive(self, path: Path) -> dict[str, Any]:

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from sqlalchemy import and_, select
 
 from vigil.db.index import ItemRow
 from vigil.db.schema import events, items
+from vigil.enrich.keyframes import FRAME_FILES
 from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, Actor, canonical_json, rfc3339, utc_now
 from vigil.ids import new_item_id
@@ -63,8 +65,8 @@ class PdqDerivation:
 
         return tool_version()
 
-    def applies(self, item: ItemRow) -> bool:
-        return item.media_type.startswith("image/") and item.kind not in ("screenshot",)
+    def applies(self, item: ItemRow) -> bool:  # keyframes are hashed with their video
+        return item.media_type.startswith("image/") and item.kind not in ("screenshot", "keyframe")
 
     def derive(self, path: Path) -> dict[str, Any]:
         from vigil.enrich.pdq import pdq_dihedral
@@ -80,11 +82,13 @@ class PdqDerivation:
 
 def _derivations() -> dict[str, Derivation]:
     from vigil.enrich.c2pa import C2paDerivation
+    from vigil.enrich.keyframes import KeyframesDerivation
     from vigil.enrich.metadata import MetadataDerivation
     from vigil.enrich.ocr import OcrDerivation
 
     return {
         "pdq": PdqDerivation(),
+        "keyframes": KeyframesDerivation(),
         "metadata": MetadataDerivation(),
         "c2pa": C2paDerivation(),
         "ocr": OcrDerivation(),
@@ -184,6 +188,8 @@ class Runner:
                                           "error": message})  # fmt: skip
                     pending.append(self._failed_event(derivation, tool, item, message))
                 else:
+                    if FRAME_FILES in result:
+                        pending += self._frame_events(tool, item, result)
                     pending.append(self._derived_event(derivation, tool, item, result))
                     report.done[derivation.name] = report.done.get(derivation.name, 0) + 1
                 if len(pending) >= batch or n == total:
@@ -223,6 +229,32 @@ class Runner:
             "result": result,
             "actor": self.actor,
         }
+
+    def _frame_events(
+        self, tool: str, item: ItemRow, result: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Store each frame a derivation wrote as a ``keyframe`` derivative of *item*."""
+        folder = Path(result.pop(FRAME_FILES))
+        out = []
+        try:
+            for frame in result["frames"]:
+                with Path(frame.pop("path")).open("rb") as f:
+                    blob = self.archive.blobs.put(f)
+                frame["sha256"] = blob.sha256
+                name = (f"scene-{frame['t']:09.3f}s.jpg" if frame["scene"]
+                        else f"second-{int(frame['t']):05d}.jpg")  # fmt: skip
+                frame["item"] = new_item_id()
+                out.append({
+                    "v": 1, "type": DERIVATIVE_ADDED, "kind": "keyframe",
+                    "at": rfc3339(utc_now()), "item": frame["item"], "of": item.id,
+                    "sha256": blob.sha256, "size": blob.size, "media_type": "image/jpeg",
+                    "name": name, "tool": tool,
+                    "result": {k: frame[k] for k in ("t", "scene", "pdq", "quality")},
+                    "actor": self.actor,
+                })  # fmt: skip
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return out
 
     def _failed_event(
         self, derivation: Derivation, tool: str, item: ItemRow, message: str

@@ -16,6 +16,7 @@ from vigil.db.index import ItemRow
 from vigil.enrich.runner import pdq_results
 from vigil.errors import InputError
 from vigil.search.pdqindex import PdqIndex
+from vigil.search.videos import video_groups
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -66,6 +67,7 @@ class Cluster:
     members: list[ItemRow]
     earliest_captured: ItemRow
     earliest_claimed: tuple[ItemRow, str] | None  # (item, the claimed post time)
+    kind: str = "image"  # "image": by PDQ hash; "video": by the share of matching frames
 
     def as_json(self) -> dict[str, Any]:
         claimed = None
@@ -77,6 +79,7 @@ class Cluster:
         ]
         first = self.earliest_captured
         return {
+            "kind": self.kind,
             "members": members,
             "earliest_by_our_capture_time": {"id": first.id, "captured": first.added_at},
             "earliest_by_claimed_post_time": claimed,
@@ -95,7 +98,8 @@ def _posted(archive: Archive, row: ItemRow) -> str | None:
 
 
 def clusters(archive: Archive, radius: int = 31) -> list[Cluster]:
-    """Every group of two or more items within *radius* of each other (single linkage)."""
+    """Every group of two or more images within *radius* of each other (single linkage),
+    and of videos whose vPDQ frames match (`vigil.search.videos`)."""
     index, results = _index(archive)
     parent: dict[str, str] = {}
 
@@ -116,13 +120,13 @@ def clusters(archive: Archive, radius: int = 31) -> list[Cluster]:
     groups: dict[str, list[ItemRow]] = {}
     for key in results:
         groups.setdefault(root(key), []).append(archive.item(key))
+    kinds = [("image", members) for members in groups.values() if len(members) > 1]
+    kinds += [("video", [archive.item(v) for v in group]) for group in video_groups(archive,
+              radius=radius)]  # fmt: skip
     out = []
-    for members in groups.values():
-        if len(members) < 2:
-            continue
+    for kind, members in kinds:
         members.sort(key=lambda r: r.added_index)
         posted = [(m, p) for m in members if (p := _posted(archive, m))]
-        out.append(
-            Cluster(members, members[0], min(posted, key=lambda mp: mp[1]) if posted else None)
-        )
+        earliest = min(posted, key=lambda mp: mp[1]) if posted else None
+        out.append(Cluster(members, members[0], earliest, kind))
     return sorted(out, key=lambda c: c.members[0].added_index)
