@@ -2,7 +2,7 @@
 measured in the same run (never a timed test).
 
 Usage:  .venv/bin/python bench/run.py
-            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search]
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup]
             [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -14,15 +14,19 @@ Usage:  .venv/bin/python bench/run.py
 * proof   inclusion-proof time at 1,000,000 entries. Goal < 5 ms.
 * verify  `verify` of a 1,000,000-entry log (plus 100 blobs), against `sha256sum` of the
           entries file. Goal < 60 s.
-* import  `vigil import telegram` of a 10,000-message export (100 photos). Goal < 30 s.
-* capture `vigil capture --no-screenshot` of 1,000 local pages with their images, against
-          `wget --warc-file -p` fetching the same. Goal <= 1.5x wget's time.
+* import  `vigil import telegram --no-enrich` of a 10,000-message export (100 photos).
+          Goal < 30 s.
+* capture `vigil capture --no-screenshot --no-enrich` of 1,000 local pages with their
+          images, against `wget --warc-file -p` fetching the same. Goal <= 1.5x wget's time.
 * record  four concurrent 720p live HLS streams (ffmpeg) recorded by one `vigil record` for
           5 minutes, streamlink beside it (bench/recording.py). Goals: 0 segments lost;
           median listed -> durable < 1 s; CPU < 50% of one core; bytes identical to
           streamlink's.
 * search  p50/p95 of 200 searches (words, pairs, phrases, prefixes, date/platform filters)
           over --posts synthetic posts indexed from the ledger (bench/search.py). Goal p95 < 50 ms.
+* neardup exact PDQ radius-31 queries over 1M and 10M clustered hashes (p50, p99), checked
+          against numpy brute force in the same run; grouping 1M hashes into clusters
+          (bench/neardup.py). Goals: p50 < 5 ms at 1M, < 30 ms at 10M; grouping < 10 min.
 * packages `vigil export --all` and `vigil verify-package` of 1,000 items / 2 GB, against
           `zip -0` + `sha256sum` of the same files (bench/packages.py). Goals: export <= 2x,
           verify <= 1.5x.
@@ -42,6 +46,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from neardup import bench_grouping, bench_neardup
 from packages import bench_packages
 from recording import bench_record
 from search import bench_search
@@ -329,7 +334,7 @@ def bench_import(work: Path, messages: int = 10_000) -> None:
     )
     started = time.perf_counter()
     subprocess.run(
-        [*VIGIL, "--archive", str(archive), "import", "telegram", str(folder)],
+        [*VIGIL, "--archive", str(archive), "import", "telegram", "--no-enrich", str(folder)],
         check=True,
         stdout=subprocess.DEVNULL,
     )
@@ -427,7 +432,7 @@ def bench_capture(work: Path, pages: int = 1000) -> None:
         )
         started = time.perf_counter()
         subprocess.run(
-            [*VIGIL, "--archive", str(archive), "capture", "--no-screenshot", *urls],
+            [*VIGIL, "--archive", str(archive), "capture", "--no-screenshot", "--no-enrich", *urls],
             check=True,
             stdout=subprocess.DEVNULL,
         )
@@ -465,6 +470,7 @@ def main() -> None:
             "record",
             "packages",
             "search",
+            "neardup",
         ],
     )
     parser.add_argument(
@@ -501,6 +507,24 @@ def main() -> None:
                 f"one brute-force LIKE scan {found['scan'][0] * 1000:.0f} ms; ratio is to 50 ms",
                 "< 1.00",
             )
+    if args.which in ("all", "neardup"):
+        for n, goal in ((1_000_000, 5), (10_000_000, 30)):
+            found = bench_neardup(n)
+            _line(
+                f"PDQ radius-31 query, {n:,} hashes: p50 (p99 {found['p99_ms']:.1f} ms)",
+                f"{found['p50_ms']:.2f} ms",
+                found["p50_ms"] / goal,
+                f"numpy brute force {found['brute_ms']:.0f} ms, same hits; ratio is to {goal} ms",
+                "< 1.00",
+            )
+        grouped = bench_grouping(1_000_000)
+        _line(
+            f"grouping 1,000,000 hashes ({grouped['groups']:,.0f} groups)",
+            f"{grouped['seconds']:.0f} s",
+            grouped["seconds"] / 600,
+            "ratio is to 10 minutes",
+            "< 1.00",
+        )
     if args.which in ("all", "import"):
         bench_import(args.work)
     if args.which in ("all", "add", "add-many", "add-big"):

@@ -77,9 +77,15 @@ def evidence(tmp_path: Path) -> Path:
     return root
 
 
-def vigil_env(archive_path: Path, database_url: str | None) -> dict[str, str]:
+def vigil_env(
+    archive_path: Path, database_url: str | None, *, enrich: bool = False
+) -> dict[str, str]:
+    """The environment of a `vigil` subprocess. Capture and import enrich what they
+    store unless told not to; tests opt in (*enrich*) where that is what they test."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("VIGIL_")}
     env["VIGIL_ARCHIVE"] = str(archive_path)
+    if not enrich:
+        env["VIGIL_NO_ENRICH"] = "1"
     if database_url:
         env["VIGIL_DATABASE_URL"] = database_url
     env["COLUMNS"] = "200"
@@ -87,12 +93,13 @@ def vigil_env(archive_path: Path, database_url: str | None) -> dict[str, str]:
 
 
 def run_vigil(
-    *args: str | Path, archive_path: Path, database_url: str | None = None, check: bool = False
-) -> subprocess.CompletedProcess[str]:
+    *args: str | Path, archive_path: Path, database_url: str | None = None, check: bool = False,
+    enrich: bool = False,
+) -> subprocess.CompletedProcess[str]:  # fmt: skip
     """Run the real command line in a subprocess."""
     result = subprocess.run(
         [sys.executable, "-m", "vigil", *map(str, args)],
-        env=vigil_env(archive_path, database_url),
+        env=vigil_env(archive_path, database_url, enrich=enrich),
         capture_output=True,
         text=True,
         timeout=300,

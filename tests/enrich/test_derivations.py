@@ -172,3 +172,26 @@ def test_cli_enrich_names_missing_programs_and_bad_trust(tmp_path: Path) -> None
     image = io.BytesIO()
     Image.new("RGB", (8, 8)).save(image, "PNG")
     assert "Example" in run_vigil("enrich", "--help", archive_path=archive_path).stdout
+
+
+@needs_tesseract
+def test_import_enriches_what_it_stored(tmp_path: Path) -> None:
+    export = tmp_path / "export"
+    (export / "photos").mkdir(parents=True)
+    _text_image(export / "photos" / "photo_1.png")
+    message = {"id": 1, "type": "message", "date_unixtime": "1481623200", "from": "Halab",
+               "text": "صورة", "photo": "photos/photo_1.png"}  # fmt: skip
+    chat = {"name": "Aleppo", "type": "public_channel", "id": 7, "messages": [message]}
+    (export / "result.json").write_text(json.dumps({"chats": {"list": [chat]}}), "utf-8")
+    archive_path = tmp_path / "archive"
+    run_vigil("init", archive_path=archive_path, check=True)
+    done = run_vigil("import", "telegram", export, "--json", archive_path=archive_path,
+                     check=True, enrich=True)  # fmt: skip
+    json.loads(done.stdout)  # stdout stays JSON; the enrichment summary goes to stderr
+    assert "enriched:" in done.stderr and "ocr 1" in done.stderr
+    found = run_vigil("search", "تذكرونا", "--json", archive_path=archive_path, check=True)
+    [hit] = json.loads(found.stdout)
+    assert hit["name"] == "photo_1.png" and hit["field"] == "ocr"
+    skipped = run_vigil("import", "telegram", export, "--no-enrich", archive_path=archive_path,
+                        check=True, enrich=True)  # fmt: skip
+    assert "enriched:" not in skipped.stderr

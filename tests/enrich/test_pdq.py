@@ -5,12 +5,13 @@ from __future__ import annotations
 import json
 import random
 
+import numpy as np
 import pytest
 
 from tests.conftest import FIXTURES
 from vigil.enrich.pdq import hamming, pdq_dihedral, pdq_hash
 from vigil.errors import InputError
-from vigil.search.pdqindex import PdqIndex
+from vigil.search.pdqindex import PdqIndex, distances, group_rows
 
 PDQ = FIXTURES / "pdq"
 IMAGES = json.loads((PDQ / "expected.json").read_text())["images"] if PDQ.is_dir() else {}
@@ -63,12 +64,15 @@ def test_a_rotated_copy_is_found_through_its_dihedral_variants() -> None:
     assert closest <= 31
 
 
-def test_index_finds_exactly_what_brute_force_finds() -> None:
+@pytest.mark.parametrize("bulk", [0, 2_000, 5_500])
+def test_index_finds_exactly_what_brute_force_finds(bulk: int) -> None:
+    """*bulk* hashes go into the tables at once, the rest one by one (scanned while few,
+    merged into the tables past `MERGE_AT`)."""
     rng = random.Random(2016)
     index = PdqIndex()
     hashes = {}
     base = [rng.getrandbits(256) for _ in range(50)]
-    for n in range(3000):
+    for n in range(6000):
         if n % 3 == 0:  # near copies of a few originals, at every distance up to 40
             value = base[n % 50]
             for bit in rng.sample(range(256), rng.randint(0, 40)):
@@ -76,7 +80,10 @@ def test_index_finds_exactly_what_brute_force_finds() -> None:
         else:
             value = rng.getrandbits(256)
         hashes[f"item{n}"] = f"{value:064x}"
-        index.add(f"item{n}", hashes[f"item{n}"])
+    keys = list(hashes)
+    index.add_many(keys[:bulk], [hashes[k] for k in keys[:bulk]])
+    for key in keys[bulk:]:
+        index.add(key, hashes[key])
     for radius in (0, 15, 16, 31, 47, 80):
         for query in [f"{b:064x}" for b in base[:10]]:
             brute = sorted(
@@ -84,4 +91,31 @@ def test_index_finds_exactly_what_brute_force_finds() -> None:
                 key=lambda kd: (kd[1], kd[0]),
             )
             assert index.within(query, radius) == brute
-    assert len(index) == 3000
+    assert len(index) == 6000
+
+
+@pytest.mark.parametrize("radius", [0, 15, 31])
+def test_grouping_all_pairs_equals_brute_force(radius: int) -> None:
+    rng = np.random.default_rng(2016)
+    originals = rng.integers(0, 1 << 16, size=(40, 16), dtype=np.uint16)
+    rows = rng.integers(0, 1 << 16, size=(2_500, 16), dtype=np.uint16)
+    for n in range(0, 2_500, 3):  # near copies at 0-40 bits, some identical
+        rows[n] = originals[n % 40]
+        for bit in rng.integers(0, 256, size=int(rng.integers(0, 41))):
+            rows[n, bit // 16] ^= np.uint16(1 << (bit % 16))
+    labels = group_rows(rows, radius)
+    parent = list(range(len(rows)))
+
+    def root(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for i in range(len(rows)):
+        for j in np.flatnonzero(distances(rows, rows[i]) <= radius).tolist():
+            a, b = root(i), root(j)
+            parent[max(a, b)] = min(a, b)
+    assert labels.tolist() == [root(i) for i in range(len(rows))]
+    with pytest.raises(ValueError, match="radius 32"):
+        group_rows(rows, 32)

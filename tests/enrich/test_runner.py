@@ -70,10 +70,15 @@ def test_similar_and_clusters_find_the_edits_and_the_rotation(
     assert "rotated.jpg" in names  # through the dihedral variants
     assert "c.png" not in names and "wee.jpg" not in names
     assert all(distance <= 31 for _, distance in found)
-    groups = clusters(archive)
+    [plain] = clusters(archive)  # hashes as they are: the rotation stays apart
+    assert "aaa-orig.jpg" in {m.name for m in plain.members}
+    assert "rotated.jpg" not in {m.name for m in plain.members}
+    groups = clusters(archive, rotations=True)
     assert len(groups) == 1
     members = {m.name for m in groups[0].members}
     assert "aaa-orig.jpg" in members and "rotated.jpg" in members and "c.png" not in members
+    assert members == {m.name for m in plain.members} | {"rotated.jpg"}
+    assert clusters(archive, 40) == clusters(archive, 40, rotations=True)  # wide: all variants
     assert groups[0].earliest_captured == groups[0].members[0]
     assert groups[0].earliest_claimed is None  # files claim no post time
     with pytest.raises(InputError, match="has no PDQ hash"):

@@ -7,11 +7,13 @@ from pathlib import Path
 
 import click
 
+from vigil.archive import Archive
 from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
 from vigil.capture.imports import IMPORTERS, import_export
 from vigil.capture.imports.warcs import import_warcs
 from vigil.capture.media import PlatformCapturer, platform_extractor
 from vigil.capture.web import WebCapturer
+from vigil.cli.enrich import NO_ENRICH, enrich_stored
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
 
@@ -60,6 +62,7 @@ from vigil.errors import CaptureError
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per URL: every item created, problems."
 )
+@NO_ENRICH
 @pass_state
 def capture(
     state: State,
@@ -72,6 +75,7 @@ def capture(
     timeout: float,
     insecure: bool,
     as_json: bool,
+    no_enrich: bool,
 ) -> None:
     """Capture web pages and platform posts, with their media and text.
 
@@ -81,6 +85,7 @@ def capture(
     as a web page: every redirect hop, the page and its media (one hop) recorded
     as WARC 1.1 with server IPs and TLS certificates; each body an item, the
     page's text a derivative. Exit 1 if any URL could not be captured at all.
+    Then `vigil enrich` runs on what is new (unless --no-enrich).
 
     \b
     Example:
@@ -90,7 +95,21 @@ def capture(
         user_agent=user_agent, read_timeout=timeout, max_bytes=max_bytes, verify_tls=not insecure
     )
     failed = 0
-    with state.open() as archive, archive.blobs.deferred_sync():
+    with state.open() as archive:
+        failed = _capture_all(state, archive, urls, options, no_media, no_screenshot, via, as_json)
+        if not no_enrich:
+            enrich_stored(state, archive)
+    if failed:
+        sys.exit(1)
+
+
+def _capture_all(
+    state: State, archive: Archive, urls: tuple[str, ...], options: FetchOptions,
+    no_media: bool, no_screenshot: bool, via: str | None, as_json: bool,
+) -> int:  # fmt: skip
+    """Capture each URL; return how many could not be captured at all."""
+    failed = 0
+    with archive.blobs.deferred_sync():
         web = WebCapturer(archive, options, media=not no_media, screenshot=not no_screenshot)
         platform = PlatformCapturer(archive, options)
         for url in urls:
@@ -112,16 +131,16 @@ def capture(
             for problem in result.problems:
                 click.echo(f"warning  {problem}", err=True)
         archive.checkpoint()  # one signature covering every capture of this run
-    if failed:
-        sys.exit(1)
+    return failed
 
 
 @cli.command(name="import")
 @click.argument("kind", type=click.Choice([*sorted(IMPORTERS), "warc"]))
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the files and posts stored as JSON.")
+@NO_ENRICH
 @pass_state
-def import_(state: State, kind: str, path: Path, as_json: bool) -> None:
+def import_(state: State, kind: str, path: Path, as_json: bool, no_enrich: bool) -> None:
     """Import an export: its files kept as they are, each post an item linked to its media.
 
     KIND is telegram (a Telegram Desktop JSON export: result.json or its folder),
@@ -134,13 +153,17 @@ def import_(state: State, kind: str, path: Path, as_json: bool) -> None:
       vigil import telegram ~/Downloads/ChatExport_2016-12-13/
       vigil import x-archive ~/twitter-archive --json
       vigil import warc crawls/
+
+    Then `vigil enrich` runs on what is new (unless --no-enrich).
     """
     if kind == "warc":
-        _import_warcs(state, path, as_json)
+        _import_warcs(state, path, as_json, no_enrich)
         return
     importer = IMPORTERS[kind](path)
     with state.open() as archive:
         result = import_export(archive, importer)
+        if not no_enrich:
+            enrich_stored(state, archive)
     if as_json:
         emit_json(result.as_json())
         return
@@ -151,9 +174,11 @@ def import_(state: State, kind: str, path: Path, as_json: bool) -> None:
     )
 
 
-def _import_warcs(state: State, path: Path, as_json: bool) -> None:
+def _import_warcs(state: State, path: Path, as_json: bool, no_enrich: bool) -> None:
     with state.open() as archive:
         result = import_warcs(archive, path)
+        if not no_enrich:
+            enrich_stored(state, archive)
     if as_json:
         emit_json(result.as_json())
     else:

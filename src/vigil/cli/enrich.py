@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+from vigil.archive import Archive
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.enrich.pdq import pdq_dihedral
 from vigil.enrich.runner import DERIVATIONS, Runner
@@ -79,6 +80,27 @@ def enrich(
         click.echo("nothing to do")
 
 
+NO_ENRICH = click.option(
+    "--no-enrich", is_flag=True, envvar="VIGIL_NO_ENRICH",
+    help="Do not run `vigil enrich` on what was stored ($VIGIL_NO_ENRICH=1).",
+)  # fmt: skip
+
+
+def enrich_stored(state: State, archive: Archive) -> None:
+    """After a capture or import: derive what is new, reporting on stderr (stdout may be JSON)."""
+    quiet = not state.err.is_terminal
+    columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=state.err, disable=quiet) as bar:
+        task = bar.add_task("enrich", total=None)
+        report = Runner(archive).run(
+            progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
+    done = ", ".join(f"{name} {count}" for name, count in sorted(report.done.items()))
+    click.echo(f"enriched: {done or 'nothing new'}"
+               + (f"; {len(report.failed)} failed (see vigil enrich --json)" if report.failed
+                  else ""), err=True)  # fmt: skip
+
+
 @cli.command()
 @click.argument("item", required=False)
 @click.option("--file", "photo", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -131,18 +153,21 @@ def _similar_videos(found: list[VideoMatch], as_json: bool) -> None:
 
 @cli.command()
 @click.option("--radius", type=click.IntRange(0, 256), default=31, show_default=True)
+@click.option("--rotations", is_flag=True,
+              help="Also join rotated and mirrored copies (7 more queries an image).")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="The clusters, as JSON.")
 @pass_state
-def clusters(state: State, radius: int, as_json: bool) -> None:
+def clusters(state: State, radius: int, rotations: bool, as_json: bool) -> None:
     """Near-duplicate groups, each with its earliest copy by our capture time and by the
     post time a platform claims (labelled apart; they are different clocks).
 
     \b
     Example:
       vigil clusters --json
+      vigil clusters --rotations
     """
     with state.open() as archive:
-        found = find_clusters(archive, radius)
+        found = find_clusters(archive, radius, rotations=rotations)
     if as_json:
         emit_json([c.as_json() for c in found])
         return

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from vigil.db.index import ItemRow
 from vigil.enrich.runner import pdq_results
 from vigil.errors import InputError
-from vigil.search.pdqindex import PdqIndex
+from vigil.search.pdqindex import CHUNKS, PdqIndex, group_rows, pack
 from vigil.search.videos import video_groups
 
 if TYPE_CHECKING:
@@ -97,10 +97,15 @@ def _posted(archive: Archive, row: ItemRow) -> str | None:
     return None
 
 
-def clusters(archive: Archive, radius: int = 31) -> list[Cluster]:
+def clusters(archive: Archive, radius: int = 31, *, rotations: bool = False) -> list[Cluster]:
     """Every group of two or more images within *radius* of each other (single linkage),
-    and of videos whose vPDQ frames match (`vigil.search.videos`)."""
+    and of videos whose vPDQ frames match (`vigil.search.videos`).
+
+    Images are grouped by their hashes as they are (`group_rows`: all pairs at once);
+    with *rotations*, rotated and mirrored copies are joined too (seven more queries an
+    image)."""
     index, results = _index(archive)
+    keys = [k for k, r in results.items() if r["quality"] >= MIN_QUALITY]
     parent: dict[str, str] = {}
 
     def root(key: str) -> str:
@@ -109,14 +114,22 @@ def clusters(archive: Archive, radius: int = 31) -> list[Cluster]:
             key = parent[key]
         return key
 
-    for key, result in results.items():
-        if result["quality"] < MIN_QUALITY:
-            continue
-        variants = [result["pdq"], *result["dihedral"].values()]
-        for other in _query(index, variants, radius):
-            a, b = root(key), root(other)
-            if a != b:
-                parent[max(a, b)] = min(a, b)
+    def join(a: str, b: str) -> None:
+        a, b = root(a), root(b)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+
+    if radius < 2 * CHUNKS and keys:
+        labels = group_rows(pack([results[k]["pdq"] for k in keys]), radius)
+        for key, label in zip(keys, labels.tolist(), strict=True):
+            join(key, keys[label])
+    else:
+        rotations = True  # wide radii: every variant is queried, the original too
+    if rotations:
+        for key in keys:
+            result = results[key]
+            for other in _query(index, [result["pdq"], *result["dihedral"].values()], radius):
+                join(key, other)
     groups: dict[str, list[ItemRow]] = {}
     for key in results:
         groups.setdefault(root(key), []).append(archive.item(key))
