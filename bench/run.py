@@ -2,7 +2,7 @@
 measured in the same run (never a timed test).
 
 Usage:  .venv/bin/python bench/run.py
-            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup]
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup|pdq]
             [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -24,6 +24,8 @@ Usage:  .venv/bin/python bench/run.py
           streamlink's.
 * search  p50/p95 of 200 searches (words, pairs, phrases, prefixes, date/platform filters)
           over --posts synthetic posts indexed from the ledger (bench/search.py). Goal p95 < 50 ms.
+* pdq     PDQ hashing of 120 JPEG photos (12 MP and 2 MP) by Vigil against pdqhash on a
+          full decode in one process (bench/pdqspeed.py). Goal: >= 3x.
 * neardup exact PDQ radius-31 queries over 1M and 10M clustered hashes (p50, p99), checked
           against numpy brute force in the same run; grouping 1M hashes into clusters
           (bench/neardup.py). Goals: p50 < 5 ms at 1M, < 30 ms at 10M; grouping < 10 min.
@@ -48,6 +50,7 @@ from typing import Any
 
 from neardup import bench_grouping, bench_neardup
 from packages import bench_packages
+from pdqspeed import bench_pdq_speed
 from recording import bench_record
 from search import bench_search
 from vigil.archive import Archive
@@ -471,6 +474,7 @@ def main() -> None:
             "packages",
             "search",
             "neardup",
+            "pdq",
         ],
     )
     parser.add_argument(
@@ -507,6 +511,16 @@ def main() -> None:
                 f"one brute-force LIKE scan {found['scan'][0] * 1000:.0f} ms; ratio is to 50 ms",
                 "< 1.00",
             )
+    if args.which in ("all", "pdq"):
+        speed = bench_pdq_speed(args.work)
+        _line(
+            f"PDQ hashing of {speed['photos']:.0f} JPEG photos (hashes moved <= "
+            f"{speed['max_drift']:.0f} bits)",
+            f"{speed['ours_s']:.1f} s",
+            speed["naive_s"] / speed["ours_s"],
+            f"pdqhash, full decode, one process {speed['naive_s']:.1f} s; ratio = speed-up",
+            ">= 3.00",
+        )
     if args.which in ("all", "neardup"):
         for n, goal in ((1_000_000, 5), (10_000_000, 30)):
             found = bench_neardup(n)

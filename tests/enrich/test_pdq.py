@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
+import pdqhash
 import pytest
 
 from tests.conftest import FIXTURES
@@ -119,3 +121,17 @@ def test_grouping_all_pairs_equals_brute_force(radius: int) -> None:
     assert labels.tolist() == [root(i) for i in range(len(rows))]
     with pytest.raises(ValueError, match="radius 32"):
         group_rows(rows, 32)
+
+
+def test_a_large_jpeg_is_decoded_smaller_and_hashes_nearly_alike(tmp_path: Path) -> None:
+    from PIL import Image
+
+    big = tmp_path / "big.jpg"
+    with Image.open(PDQ / "bridge-mods/aaa-orig.jpg") as image:
+        image.resize((4016, 2520)).save(big, "JPEG", quality=92)
+    with Image.open(big) as image:
+        full = pdqhash.compute(np.asarray(image.convert("RGB")))[0]
+    full_hex = bytes(np.packbits(full.astype(np.uint8))).hex()
+    reduced = pdq_hash(big)
+    assert hamming(reduced.hex, full_hex) <= 16  # the JPEG decoder's 1/4 scale
+    assert hamming(reduced.hex, pdq_hash(PDQ / "bridge-mods/aaa-orig.jpg").hex) <= 31
