@@ -2,7 +2,7 @@
 measured in the same run (never a timed test).
 
 Usage:  .venv/bin/python bench/run.py
-            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup|pdq]
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup|pdq|lcmcr]
             [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -26,6 +26,8 @@ Usage:  .venv/bin/python bench/run.py
           over --posts synthetic posts indexed from the ledger (bench/search.py). Goal p95 < 50 ms.
 * pdq     PDQ hashing of 120 JPEG photos (12 MP and 2 MP) by Vigil against pdqhash on a
           full decode in one process (bench/pdqspeed.py). Goal: >= 3x.
+* lcmcr   LCMCR on Kosovo 1999 with the default chain, three seeds: time of one estimate and
+          the spread of the medians (stable: within 3 %).
 * neardup exact PDQ radius-31 queries over 1M and 10M clustered hashes (p50, p99), checked
           against numpy brute force in the same run; grouping 1M hashes into clusters
           (bench/neardup.py). Goals: p50 < 5 ms at 1M, < 30 ms at 10M; grouping < 10 min.
@@ -475,6 +477,7 @@ def main() -> None:
             "search",
             "neardup",
             "pdq",
+            "lcmcr",
         ],
     )
     parser.add_argument(
@@ -511,6 +514,27 @@ def main() -> None:
                 f"one brute-force LIKE scan {found['scan'][0] * 1000:.0f} ms; ratio is to 50 ms",
                 "< 1.00",
             )
+    if args.which in ("all", "lcmcr"):
+        from vigil.casualties.lcmcr import estimate_lcmcr
+        from vigil.casualties.mse import read_counts
+
+        kosovo = read_counts(
+            Path(__file__).resolve().parents[2] / "shared/fixtures/mse/kosovo_aggregate.csv"
+        )
+        runs = []
+        for seed in (1, 2, 3):
+            started = time.perf_counter()
+            runs.append((estimate_lcmcr(kosovo, seed=seed), time.perf_counter() - started))
+        medians = [r.median for r, _ in runs]
+        spread = (max(medians) - min(medians)) / min(medians)
+        shown = ", ".join(f"{m:,.0f}" for m in medians)
+        _line(
+            f"LCMCR on Kosovo, K=10, 60,000 steps (medians {shown})",
+            f"{max(t for _, t in runs):.1f} s",
+            spread / 0.03,
+            "R LCMCR median 10,402; ratio = spread of 3 seeds' medians / 3 %",
+            "< 1.00",
+        )
     if args.which in ("all", "pdq"):
         speed = bench_pdq_speed(args.work)
         _line(

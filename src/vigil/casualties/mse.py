@@ -13,7 +13,7 @@ multinomial log-likelihood of the total is compared with its maximum.
 The model is chosen by the caller or by BIC among the independence model and those
 adding one or more pairwise interactions (a stepwise search). These models assume a
 closed population and no heterogeneity that the interactions do not capture; LCMCR
-(latent classes) is the better tool for heterogeneous capture and is not here yet.
+(latent classes, `vigil.casualties.lcmcr`) is the better tool for heterogeneous capture.
 """
 
 from __future__ import annotations
