@@ -17,12 +17,20 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
 from sqlalchemy.exc import SQLAlchemyError
 
-from vigil.db.schema import checkpoints, events, items, meta, search_items, search_texts
+from vigil.db.schema import (
+    checkpoints,
+    events,
+    items,
+    meta,
+    near_clusters,
+    search_items,
+    search_texts,
+)
 from vigil.errors import AmbiguousItem, DatabaseError, ItemNotFound
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Event
 from vigil.ledger.checkpoint import Checkpoint
 
-__all__ = ["Index", "ItemRow"]
+__all__ = ["Index", "ItemRow", "lock_progress", "set_progress"]
 
 
 @dataclass(frozen=True)
@@ -119,12 +127,12 @@ class Index:
 
     def clear(self, conn: Connection) -> None:
         """Delete every derived row (before a rebuild), the search index's too."""
-        for table in (items, events, checkpoints, search_texts, search_items):
+        for table in (items, events, checkpoints, search_texts, search_items, near_clusters):
             conn.execute(delete(table))
         if conn.dialect.name == "sqlite":
             conn.execute(text("INSERT INTO search_fts(search_fts) VALUES ('delete-all')"))
         conn.execute(update(meta).where(meta.c.key == "ledger_size").values(value="0"))
-        conn.execute(delete(meta).where(meta.c.key == "search_size"))
+        conn.execute(delete(meta).where(meta.c.key.in_(["search_size", "clusters_size"])))
 
     # -- writing ------------------------------------------------------------------
 
@@ -241,6 +249,20 @@ class Index:
         with self.engine.connect() as conn:
             rows = conn.execute(select(checkpoints.c.size).order_by(checkpoints.c.size))
             return [int(r[0]) for r in rows]
+
+
+def lock_progress(conn: Connection, key: str) -> int:
+    """How far a derived index (*key* in ``meta``) has read the ledger; takes the write lock
+    on that row first, so two processes never catch up the same entries at once."""
+    touched = conn.execute(update(meta).where(meta.c.key == key).values(value=meta.c.value))
+    if not touched.rowcount:
+        conn.execute(insert(meta).values(key=key, value="0"))
+        return 0
+    return int(conn.execute(select(meta.c.value).where(meta.c.key == key)).scalar() or 0)
+
+
+def set_progress(conn: Connection, key: str, size: int) -> None:
+    conn.execute(update(meta).where(meta.c.key == key).values(value=str(size)))
 
 
 def _one_line(exc: SQLAlchemyError) -> str:

@@ -27,6 +27,7 @@ __all__ = [
     "items",
     "meta",
     "metadata",
+    "near_clusters",
     "search_items",
     "search_texts",
     "source_state",
@@ -121,6 +122,16 @@ search_items = Table(
 )
 """What search filters on, per item: claimed (platform, source, posted, place) and
 observed (captured); a child item takes its post's claims when it has none."""
+
+near_clusters = Table(
+    "near_clusters",
+    metadata,
+    Column("item_id", String(26), primary_key=True),
+    Column("cluster", String(26), nullable=False, index=True),
+)
+"""Images grouped by PDQ hash (radius 31, single linkage): each item with the id of the
+earliest-indexed item of its group; kept up to date as PDQ results arrive
+(`vigil.search.clusterstore`)."""
 
 meta = Table(
     "meta",

@@ -198,6 +198,10 @@ class Runner:
                 if progress is not None:
                     progress(n, total)
         self._log(pending)
+        if report.done.get("pdq"):
+            from vigil.search.clusterstore import catch_up
+
+            catch_up(self.archive)  # near-duplicate clusters follow the new hashes
         return report
 
     def _log(self, pending: list[dict[str, Any]]) -> None:

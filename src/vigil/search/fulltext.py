@@ -19,10 +19,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, bindparam, func, insert, select, text
 
-from vigil.db.index import ItemRow
-from vigil.db.schema import events, meta, search_items, search_texts
+from vigil.db.index import ItemRow, lock_progress, set_progress
+from vigil.db.schema import events, search_items, search_texts
 from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED
 from vigil.search.arabic import spans, tokens
@@ -82,17 +82,6 @@ class Hit:
 # -- indexing -----------------------------------------------------------------------
 
 
-def _lock_size(conn: Connection) -> int:
-    """How far the search index has got; takes the write lock first (one indexer at a time)."""
-    touched = conn.execute(
-        update(meta).where(meta.c.key == SIZE_KEY).values(value=meta.c.value)
-    ).rowcount
-    if not touched:
-        conn.execute(insert(meta).values(key=SIZE_KEY, value="0"))
-        return 0
-    return int(conn.execute(select(meta.c.value).where(meta.c.key == SIZE_KEY)).scalar() or 0)
-
-
 def _parents(conn: Connection, ids: Iterable[str]) -> dict[str, Facets]:
     wanted = list(set(ids))
     if not wanted:
@@ -116,7 +105,7 @@ def catch_up(archive: Archive, progress: Callable[[int, int], None] | None = Non
 
     while True:
         with engine.begin() as conn:
-            start = _lock_size(conn)
+            start = lock_progress(conn, SIZE_KEY)
             rows = conn.execute(
                 select(events.c.idx, events.c.entry)
                 .where(events.c.idx >= start)
@@ -158,7 +147,7 @@ def catch_up(archive: Archive, progress: Callable[[int, int], None] | None = Non
                         {"first": first},
                     )
             end = int(rows[-1][0]) + 1
-            conn.execute(update(meta).where(meta.c.key == SIZE_KEY).values(value=str(end)))
+            set_progress(conn, SIZE_KEY, end)
         read += len(rows)
         if progress is not None:
             progress(end, total)

@@ -9,12 +9,14 @@ its post's ``posted`` claim), and by the time **we** captured it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vigil.db.index import ItemRow
+from vigil.enrich.pdq import hamming
 from vigil.enrich.runner import pdq_results
 from vigil.errors import InputError
+from vigil.search.clusterstore import RADIUS, stored_groups
 from vigil.search.pdqindex import CHUNKS, PdqIndex, group_rows, pack
 from vigil.search.videos import video_groups
 
@@ -68,15 +70,17 @@ class Cluster:
     earliest_captured: ItemRow
     earliest_claimed: tuple[ItemRow, str] | None  # (item, the claimed post time)
     kind: str = "image"  # "image": by PDQ hash; "video": by the share of matching frames
+    distances: dict[str, int] = field(default_factory=dict)  # image: PDQ distance to the first
 
     def as_json(self) -> dict[str, Any]:
         claimed = None
         if self.earliest_claimed is not None:
             claimed = {"id": self.earliest_claimed[0].id, "posted": self.earliest_claimed[1]}
         members = [
-            {"id": m.id, "sha256": m.sha256, "name": m.name, "captured": m.added_at}
+            {"id": m.id, "sha256": m.sha256, "name": m.name, "captured": m.added_at,
+             "distance_to_earliest_captured": self.distances.get(m.id)}
             for m in self.members
-        ]
+        ]  # fmt: skip
         first = self.earliest_captured
         return {
             "kind": self.kind,
@@ -119,7 +123,11 @@ def clusters(archive: Archive, radius: int = 31, *, rotations: bool = False) -> 
         if a != b:
             parent[max(a, b)] = min(a, b)
 
-    if radius < 2 * CHUNKS and keys:
+    if radius == RADIUS and not rotations:  # the standard radius: kept up to date
+        for group in stored_groups(archive):
+            for member in group:
+                join(member, group[0])
+    elif radius < 2 * CHUNKS and keys:
         labels = group_rows(pack([results[k]["pdq"] for k in keys]), radius)
         for key, label in zip(keys, labels.tolist(), strict=True):
             join(key, keys[label])
@@ -141,5 +149,11 @@ def clusters(archive: Archive, radius: int = 31, *, rotations: bool = False) -> 
         members.sort(key=lambda r: r.added_index)
         posted = [(m, p) for m in members if (p := _posted(archive, m))]
         earliest = min(posted, key=lambda mp: mp[1]) if posted else None
-        out.append(Cluster(members, members[0], earliest, kind))
+        first = results.get(members[0].id)
+        distances = {
+            m.id: min(hamming(first["pdq"], v) for v in [results[m.id]["pdq"],
+                      *results[m.id]["dihedral"].values()])
+            for m in members if first and m.id in results
+        } if kind == "image" else {}  # fmt: skip
+        out.append(Cluster(members, members[0], earliest, kind, distances))
     return sorted(out, key=lambda c: c.members[0].added_index)
