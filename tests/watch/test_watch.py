@@ -240,3 +240,16 @@ def test_a_malformed_feed_is_kept_and_reported(
     assert [i.kind for i in archive.items()] == ["warc", "page"]
     (status,) = watcher.status()
     assert status.failures == 0
+
+
+def test_watch_enriches_what_it_captures_in_the_background(archive: Archive, site: str) -> None:
+    watcher = Watcher(archive, [Source("feed", f"{site}/feed.xml", "feed", 60)], host_gap=0,
+                      enrich=True)  # fmt: skip
+    watcher.run(threading.Event(), once=True)  # --once waits for the enrich child
+    assert watcher.enricher.runs >= 1 and watcher.enricher.child is None
+    images = [i for i in archive.items() if i.media_type.startswith("image/") and i.kind == "media"]
+    assert images
+    for image in images:  # each derived, or its failure recorded (the site's PNGs are odd)
+        done = {c.kind for c in archive.index.children(image.id)}
+        failed = {json.loads(e.raw).get("derivation") for e in archive.custody(image.id)}
+        assert {"pdq", "metadata", "c2pa", "ocr"} <= done | failed

@@ -14,6 +14,7 @@ from rich.table import Table
 
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.live import StatusBoard
+from vigil.cli.enrich import NO_ENRICH
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
 from vigil.watch.gone import recheck
@@ -173,15 +174,17 @@ def source_import(state: State, file: Path) -> None:
     show_default=True,
     help="Seconds between two requests to one host.",
 )
+@NO_ENRICH
 @pass_state
-def watch(state: State, once: bool, host_gap: float) -> None:
+def watch(state: State, once: bool, host_gap: float, no_enrich: bool) -> None:
     """Poll every source on its schedule and capture what is new, until stopped.
 
     Feeds: each new entry is captured once. Pages: captured when they change.
     Accounts: each new post, through yt-dlp. Streams: recorded while live
     (as `vigil record` does), several at once. Failing sources back off
-    exponentially and never block the others. Ctrl-C or SIGTERM stops cleanly;
-    a restart resumes without capturing anything twice.
+    exponentially and never block the others. What is captured is enriched by a
+    `vigil enrich` running beside the watch (unless --no-enrich). Ctrl-C or SIGTERM
+    stops cleanly; a restart resumes without capturing anything twice.
 
     \b
     Example:
@@ -192,7 +195,8 @@ def watch(state: State, once: bool, host_gap: float) -> None:
     if not sources:
         raise InputError("no sources to watch: add one with `vigil source add URL`")
     with state.open() as archive, stop_on_signals() as stop:
-        watcher = Watcher(archive, sources, FetchOptions(), host_gap=host_gap)
+        watcher = Watcher(archive, sources, FetchOptions(), host_gap=host_gap,
+                          enrich=not no_enrich)  # fmt: skip
         board = StatusBoard(archive.root)
         if state.err.is_terminal:
             view = _view(watcher.status(), board)

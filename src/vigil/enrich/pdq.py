@@ -65,7 +65,7 @@ def _pixels(source: Path | bytes) -> NDArray[np.uint8]:
             image.load()
             rgb = image if image.mode == "RGB" else image.convert("RGB")
             return np.asarray(rgb)
-    except (UnidentifiedImageError, OSError, ValueError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
         raise InputError(f"{name}: not an image PDQ can read ({exc})") from None
 
 

@@ -7,6 +7,8 @@
   polls of the same host.
 * One failing source never blocks the others: its error is recorded in its state
   and the loop goes on.
+* What a poll captured is enriched by a `vigil enrich` child in the background
+  (`vigil.watch.enricher`), so OCR and keyframes never delay the next poll.
 * SIGINT/SIGTERM set a stop flag checked between polls (a capture in progress
   finishes: it is atomic anyway). The schedule lives in the database, so a
   restart resumes where it stopped, and what was captured is not captured again.
@@ -32,6 +34,7 @@ from vigil.capture.record import RecordOptions
 from vigil.db.schema import source_state
 from vigil.errors import VigilError
 from vigil.events import rfc3339, utc_now
+from vigil.watch.enricher import BackgroundEnrich
 from vigil.watch.poll import Poller, PollState
 from vigil.watch.recorders import Recorders
 from vigil.watch.sources import Source
@@ -74,8 +77,11 @@ class Watcher:
         *,
         host_gap: float = 1.0,
         clock: Callable[[], float] = time.time,
+        enrich: bool = False,
     ) -> None:
+        """*enrich*: run `vigil enrich` in the background on what is captured (the CLI does)."""
         self.archive = archive
+        self.enricher = BackgroundEnrich(archive.root, enabled=enrich)
         self.sources = sources
         self.recorders = Recorders(archive, RecordOptions(fetch=options or FetchOptions()))
         self.poller = Poller(archive, options, self.recorders)
@@ -153,6 +159,8 @@ class Watcher:
                 "next_run": self.clock() + source.every,
                 "captured": row.captured + len(outcome.captured),
             }
+            if outcome.captured:
+                self.enricher.captured()
         finally:
             self._last_at_host[source.host] = time.monotonic()
         with self.archive.index.engine.begin() as conn:
@@ -169,6 +177,7 @@ class Watcher:
     ) -> None:
         """Poll due sources until *stop* is set (with ``once``: poll each due source once)."""
         self._ensure_rows()
+        finished = False
         try:
             while not stop.is_set():
                 for source in self.due():
@@ -177,7 +186,9 @@ class Watcher:
                     self.poll_one(source)
                     if on_cycle is not None:
                         on_cycle(self.status())
+                self.enricher.poll()
                 if once and not self.recorders.running():
+                    finished = True
                     return
                 upcoming = min((s.next_run for s in self.status()), default=self.clock() + 60)
                 stop.wait(max(0.2, min(upcoming - self.clock(), 5.0)))
@@ -185,6 +196,7 @@ class Watcher:
                     on_cycle(self.status())  # live recordings move on between polls
         finally:
             self.recorders.stop_all()  # each logs its end and is assembled
+            self.enricher.stop(finish=finished)  # --once waits for it; a stop does not
 
 
 @contextmanager
