@@ -95,6 +95,15 @@ def test_copies_are_found_by_their_frames_and_bad_videos_fail(
     assert video_groups[0].earliest_captured.name in {"clip.mp4", "original.mp4", "reencoded.mp4"}
     out = run_vigil("similar", items["clip.mp4"].id, "--json", archive_path=archive.root,
                     database_url=db_url(archive), check=True).stdout  # fmt: skip
+    later = tmp_path / "later"
+    later.mkdir()
+    _ffmpeg("-i", CHAIR, "-vf", "scale=320:480", "-crf", "28", later / "repost.mp4")
+    archive.add_paths([later])
+    Runner(archive, ["keyframes"]).run(workers=1)  # the stored clusters follow
+    [grown] = [c for c in clusters(archive) if c.kind == "video"]
+    assert sorted(m.name for m in grown.members) == [
+        "clip.mp4", "original.mp4", "reencoded.mp4", "repost.mp4"
+    ]  # fmt: skip
     hit = next(h for h in json.loads(out) if h["name"] == "original.mp4")
     assert hit["query_match_percent"] == 100.0 and len(hit["sha256"]) == 64
     assert archive.verify().ok

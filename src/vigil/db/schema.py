@@ -128,10 +128,11 @@ near_clusters = Table(
     metadata,
     Column("item_id", String(26), primary_key=True),
     Column("cluster", String(26), nullable=False, index=True),
+    Column("kind", String(16), nullable=False, server_default="image"),
 )
-"""Images grouped by PDQ hash (radius 31, single linkage): each item with the id of the
-earliest-indexed item of its group; kept up to date as PDQ results arrive
-(`vigil.search.clusterstore`)."""
+"""Near-duplicate groups, kept up to date as results arrive (`vigil.search.clusterstore`):
+``kind`` image (PDQ, radius 31, single linkage) or video (vPDQ, 80 % of frames); each
+item with its group's smallest item id."""
 
 meta = Table(
     "meta",

@@ -198,7 +198,7 @@ class Runner:
                 if progress is not None:
                     progress(n, total)
         self._log(pending)
-        if report.done.get("pdq"):
+        if report.done.get("pdq") or report.done.get("keyframes"):
             from vigil.search.clusterstore import catch_up
 
             catch_up(self.archive)  # near-duplicate clusters follow the new hashes

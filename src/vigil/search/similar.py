@@ -142,8 +142,9 @@ def clusters(archive: Archive, radius: int = 31, *, rotations: bool = False) -> 
     for key in results:
         groups.setdefault(root(key), []).append(archive.item(key))
     kinds = [("image", members) for members in groups.values() if len(members) > 1]
-    kinds += [("video", [archive.item(v) for v in group]) for group in video_groups(archive,
-              radius=radius)]  # fmt: skip
+    videos = (stored_groups(archive, "video") if radius == RADIUS
+              else [sorted(g) for g in video_groups(archive, radius=radius)])  # fmt: skip
+    kinds += [("video", [archive.item(v) for v in group]) for group in videos]
     out = []
     for kind, members in kinds:
         members.sort(key=lambda r: r.added_index)

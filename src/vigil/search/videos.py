@@ -23,7 +23,15 @@ from vigil.search.pdqindex import PdqIndex
 if TYPE_CHECKING:
     from vigil.archive import Archive
 
-__all__ = ["VideoMatch", "similar_videos", "video_groups", "video_hashes"]
+__all__ = [
+    "MATCH_PERCENT",
+    "VideoMatch",
+    "compare",
+    "frame_index",
+    "similar_videos",
+    "video_groups",
+    "video_hashes",
+]
 
 QUALITY = 50
 MATCH_PERCENT = 80.0
@@ -51,7 +59,7 @@ def video_hashes(archive: Archive) -> dict[str, list[str]]:
     return {video: hashes for video, hashes in found.items() if hashes}
 
 
-def _index(hashes: dict[str, list[str]]) -> PdqIndex:
+def frame_index(hashes: dict[str, list[str]]) -> PdqIndex:
     index = PdqIndex()
     for video, frames in hashes.items():
         for n, frame in enumerate(frames):
@@ -59,7 +67,7 @@ def _index(hashes: dict[str, list[str]]) -> PdqIndex:
     return index
 
 
-def _compare(
+def compare(
     video: str, hashes: dict[str, list[str]], index: PdqIndex, radius: int
 ) -> dict[str, tuple[float, float, int]]:
     """Other video -> (query %, compared %, smallest distance) against *video*."""
@@ -90,7 +98,7 @@ def similar_videos(
     hashes = video_hashes(archive)
     if row.id not in hashes:
         raise InputError(f"item {row.id} has no keyframes (run `vigil enrich` first)")
-    found = _compare(row.id, hashes, _index(hashes), radius)
+    found = compare(row.id, hashes, frame_index(hashes), radius)
     matches = [
         VideoMatch(archive.item(other), round(q, 1), round(c, 1), d)
         for other, (q, c, d) in found.items()
@@ -104,7 +112,7 @@ def video_groups(
 ) -> list[set[str]]:
     """Groups of two or more videos joined when either match share reaches *threshold*."""
     hashes = video_hashes(archive)
-    index = _index(hashes)
+    index = frame_index(hashes)
     parent = {video: video for video in hashes}
 
     def root(key: str) -> str:
@@ -114,7 +122,7 @@ def video_groups(
         return key
 
     for video in hashes:
-        for other, (q, c, _d) in _compare(video, hashes, index, radius).items():
+        for other, (q, c, _d) in compare(video, hashes, index, radius).items():
             if max(q, c) >= threshold:
                 a, b = root(video), root(other)
                 parent[max(a, b)] = min(a, b)

@@ -1,4 +1,4 @@
-"""Near-duplicate image clusters kept up to date as PDQ results arrive.
+"""Near-duplicate clusters (images by PDQ, videos by vPDQ) kept up to date as results arrive.
 
 Revision ID: 0005
 Revises: 0004
@@ -19,6 +19,7 @@ def upgrade() -> None:
         "near_clusters",
         sa.Column("item_id", sa.String(26), primary_key=True),
         sa.Column("cluster", sa.String(26), nullable=False, index=True),
+        sa.Column("kind", sa.String(16), nullable=False, server_default="image"),
     )
 
 
