@@ -8,9 +8,12 @@ from typing import Any
 import click
 
 from vigil.casualties.chart import Bar, write_chart
+from vigil.casualties.claims import store_claim
 from vigil.casualties.lcmcr import estimate_lcmcr
+from vigil.casualties.lists import import_list
 from vigil.casualties.mse import estimate_loglinear, read_counts
-from vigil.cli.main import cli, emit_json
+from vigil.casualties.stats import casualty_stats
+from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
 
 
@@ -100,3 +103,113 @@ def estimate(
     )
     click.echo(diagnostics)
     click.echo(ASSUMPTIONS)
+
+
+@casualties.command(name="import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--source", required=True, help="Who published the list (organisation, report).")
+@click.option("--map", "maps", multiple=True, metavar="COLUMN=FIELD",
+              help="Map a column to a record field (repeat). Columns named like a field map "
+                   "themselves.")  # fmt: skip
+@click.option("--encoding", help="The file's encoding when it is neither UTF-8 nor Windows-1256.")
+@click.option("--unknown", multiple=True, metavar="VALUE",
+              help="A value meaning 'not known' (e.g. -1), read as empty (repeat).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="The import report as JSON.")
+@pass_state
+def import_list_(
+    state: State, path: Path, source: str, maps: tuple[str, ...], encoding: str | None,
+    unknown: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
+    """Import a list of the dead (CSV or XLSX): the file is kept as it is, every row is
+    checked, and each rejected row is reported with its reasons.
+
+    Fields: full_name, given_name, father_name, family_name, alias, name_latin, sex, age,
+    age_group, date_of_birth, date_of_death, place_of_death, governorate, district,
+    locality, latitude, longitude, status, cause, perpetrator, source_record_id,
+    report_date.
+
+    \\b
+    Example:
+      vigil casualties import moh-2024-08.csv --source "Gaza MoH, August 2024" \\
+        --map name=full_name --map en_name=name_latin --map dob=date_of_birth \\
+        --map id=source_record_id --unknown -1
+    """
+    mapping: dict[str, str] = {}
+    for item in maps:
+        column, sep, fld = item.partition("=")
+        if not sep or not column or not fld:
+            raise InputError(f"--map {item!r}: write COLUMN=FIELD")
+        mapping[column] = fld
+    with state.open() as archive:
+        result = import_list(archive, path, source, mapping, encoding=encoding, unknown=unknown)
+    if as_json:
+        emit_json(result.as_json())
+        return
+    click.echo(f"{path.name}: {result.rows:,} rows, {result.accepted:,} records accepted,"
+               f" {len(result.rejected):,} rejected ({result.encoding})")  # fmt: skip
+    for rejection in result.rejected[:20]:
+        click.echo(f"  row {rejection['row']}: {'; '.join(rejection['reasons'])}", err=True)
+    if len(result.rejected) > 20:
+        click.echo(f"  … and {len(result.rejected) - 20} more (--json lists them all)", err=True)
+
+
+@casualties.command()
+@click.option("--source", required=True, help="Who made the claim.")
+@click.option("--killed", type=click.IntRange(0), required=True, help="How many, at least.")
+@click.option("--women", type=click.IntRange(0), help="Of whom women.")
+@click.option("--children", type=click.IntRange(0), help="Of whom children.")
+@click.option("--date", "when", help="When (YYYY-MM-DD, or a range YYYY-MM-DD/YYYY-MM-DD).")
+@click.option("--place", help="Where.")
+@click.option("--quote", help="The words of the claim, verbatim.")
+@click.option("--json", "as_json", is_flag=True, help="The stored claim as JSON.")
+@pass_state
+def claim(
+    state: State, source: str, killed: int, women: int | None, children: int | None,
+    when: str | None, place: str | None, quote: str | None, as_json: bool,
+) -> None:  # fmt: skip
+    """Record an incident-level count without names, as its source stated it: a claim,
+    kept beside the victim records and never added to them.
+
+    \\b
+    Example:
+      vigil casualties claim --source "OHCHR, 13 Dec 2016" --killed 82 --women 11 \\
+        --children 13 --date 2016-12-12 --place "eastern Aleppo" \\
+        --quote "at least 82 civilians, including 11 women and 13 children"
+    """
+    if (women is not None and women > killed) or (children is not None and children > killed):
+        raise InputError("--women and --children count people among --killed")
+    with state.open() as archive:
+        row = store_claim(archive, source=source, killed=killed, women=women,
+                          children=children, when=when, place=place, quote=quote)  # fmt: skip
+    if as_json:
+        emit_json({"id": row.id, "sha256": row.sha256, **row.claimed})
+    else:
+        click.echo(f"claim {row.id}: {source}: at least {killed} killed")
+
+
+@casualties.command()
+@click.option("--json", "as_json", is_flag=True, help="The counts as JSON.")
+@pass_state
+def stats(state: State, as_json: bool) -> None:
+    """The documented dead: records by source, sex, age group, status, month and place of
+    death, and the claims beside them.
+
+    \\b
+    Example:
+      vigil casualties stats --json
+    """
+    with state.open() as archive:
+        found = casualty_stats(archive)
+    if as_json:
+        emit_json(found.as_json())
+        return
+    click.echo(f"{found.records:,} records accepted from {len(found.lists)} lists"
+               f" ({found.rejected:,} rows rejected)")  # fmt: skip
+    for name, counts in found.by.items():
+        shown = ", ".join(f"{k}: {v:,}" for k, v in counts.most_common(8))
+        click.echo(f"  by {name.replace('_', ' ')}: {shown}")
+    click.echo("  (one person on two lists counts twice until the lists are linked)")
+    for c in found.claims:
+        click.echo(f"  claim: {c['source']}: at least {c['killed']} killed"
+                   + (f" on {c['date']}" if c.get("date") else "")
+                   + (f" in {c['place']}" if c.get("place") else ""))  # fmt: skip
