@@ -77,6 +77,12 @@ def evidence(tmp_path: Path) -> Path:
     return root
 
 
+def db_url(archive: Archive) -> str | None:
+    """The archive's database for a `vigil` subprocess (None: SQLite in the archive)."""
+    url = archive.index.engine.url
+    return url.render_as_string(hide_password=False) if url.get_backend_name() != "sqlite" else None
+
+
 def vigil_env(
     archive_path: Path, database_url: str | None, *, enrich: bool = False
 ) -> dict[str, str]:

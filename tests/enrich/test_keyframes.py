@@ -11,8 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURES, run_vigil
-from tests.export.test_package import db_url
+from tests.conftest import FIXTURES, db_url, run_vigil
 from vigil.archive import Archive
 from vigil.enrich.keyframes import extract_keyframes
 from vigil.enrich.pdq import hamming, pdq_hash

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.capture.webserver import serve
-from tests.conftest import FIXTURES, run_vigil
+from tests.conftest import FIXTURES, db_url, run_vigil
 from tests.ledger.localtsa import LocalTsa
 from vigil.archive import Archive
 from vigil.capture.web import WebCapturer
@@ -39,12 +39,6 @@ def captured(archive: Archive, evidence: Path) -> Iterator[tuple[Archive, list[s
     page = next(i.id for i in result.items if i.kind == "page")
     files = [i.id for i in archive.items() if i.kind == "file"][:2]
     yield archive, [page, *files]
-
-
-def db_url(archive: Archive) -> str | None:
-    """The archive's database for a `vigil` subprocess (None: SQLite in the archive)."""
-    url = archive.index.engine.url
-    return url.render_as_string(hide_password=False) if url.get_backend_name() != "sqlite" else None
 
 
 def exported(

@@ -8,7 +8,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vigil.enrich.runner import _derived
+from vigil.enrich.runner import derivatives_of
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -39,7 +39,7 @@ def casualty_stats(archive: Archive) -> CasualtyStats:
     stats = CasualtyStats()
     for name in ("source", "sex", "age_group", "status", "month_of_death", "place"):
         stats.by[name] = Counter()
-    for _list, event in _derived(archive, "victim-records"):
+    for _list, event in derivatives_of(archive, "victim-records"):
         result = event["result"]
         counts = {k: result[k] for k in ("accepted", "rejected")}
         stats.lists.append({"source": result["source"], "records_item": event["item"], **counts})

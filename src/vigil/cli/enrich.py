@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -11,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from vigil.archive import Archive
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.enrich.pdq import pdq_dihedral
-from vigil.enrich.runner import DERIVATIONS, Runner
+from vigil.enrich.runner import DERIVATIONS, EnrichReport, Runner
 from vigil.errors import InputError
 from vigil.search.similar import clusters as find_clusters
 from vigil.search.similar import similar_to
@@ -57,14 +58,7 @@ def enrich(
             raise InputError(f"--c2pa-trust {c2pa_trust}: not JSON ({exc})") from None
     with state.open() as archive:
         runner = Runner(archive, list(names) or None, c2pa_trust=trust)
-        quiet = as_json or not state.err.is_terminal
-        columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())
-        with Progress(*columns, console=state.err, disable=quiet) as bar:
-            task = bar.add_task("enrich", total=None)
-            report = runner.run(
-                redo=set(redo), workers=workers,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )  # fmt: skip
+        report = _run(state, runner, quiet=as_json, redo=set(redo), workers=workers)
     if as_json:
         emit_json(report.as_json())
         return
@@ -86,15 +80,20 @@ NO_ENRICH = click.option(
 )  # fmt: skip
 
 
+def _run(state: State, runner: Runner, *, quiet: bool, **options: Any) -> EnrichReport:
+    """Run *runner* with a progress bar on stderr (when it is a terminal and not *quiet*)."""
+    columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())
+    disable = quiet or not state.err.is_terminal
+    with Progress(*columns, console=state.err, disable=disable) as bar:
+        task = bar.add_task("enrich", total=None)
+        return runner.run(
+            progress=lambda done, total: bar.update(task, completed=done, total=total), **options
+        )
+
+
 def enrich_stored(state: State, archive: Archive) -> None:
     """After a capture or import: derive what is new, reporting on stderr (stdout may be JSON)."""
-    quiet = not state.err.is_terminal
-    columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=state.err, disable=quiet) as bar:
-        task = bar.add_task("enrich", total=None)
-        report = Runner(archive).run(
-            progress=lambda done, total: bar.update(task, completed=done, total=total)
-        )
+    report = _run(state, Runner(archive), quiet=False)
     done = ", ".join(f"{name} {count}" for name, count in sorted(report.done.items()))
     click.echo(f"enriched: {done or 'nothing new'}"
                + (f"; {len(report.failed)} failed (see vigil enrich --json)" if report.failed

@@ -23,13 +23,14 @@ from typing import Any
 from vigil.enrich.pdq import pdq_hash
 from vigil.errors import InputError
 
-__all__ = ["FRAME_FILES", "KeyframesDerivation", "extract_keyframes"]
+__all__ = ["FRAME_FILES", "FRAME_RESULT", "KeyframesDerivation", "extract_keyframes", "frame_name"]
 
 SCENE = 0.4  # ffmpeg scene score above which a frame starts a new shot
 MAX_SAMPLES = 7_200  # one per second: the first two hours
 MAX_SCENES = 500
 TIMEOUT = 3_600
 FRAME_FILES = "_frame_files"  # result key: the frame files for the runner to store
+FRAME_RESULT = ("t", "scene", "pdq", "quality")  # what each keyframe's event carries
 _PTS = re.compile(r"\bpts_time:\s*([0-9.]+)")
 
 
@@ -98,6 +99,14 @@ def extract_keyframes(video: Path, folder: Path) -> list[dict[str, Any]]:
         found = pdq_hash(Path(frame["path"]))
         frame.update(pdq=found.hex, quality=found.quality)
     return sorted(frames, key=lambda f: (f["t"], f["scene"]))
+
+
+def frame_name(frame: dict[str, Any]) -> str:
+    """The file name of a stored keyframe: ``second-00012.jpg`` or ``scene-0012.480s.jpg``
+    (OCR reads the scene ones)."""
+    if frame["scene"]:
+        return f"scene-{frame['t']:09.3f}s.jpg"
+    return f"second-{int(frame['t']):05d}.jpg"
 
 
 class KeyframesDerivation:

@@ -31,7 +31,7 @@ from sqlalchemy import and_, select
 
 from vigil.db.index import ItemRow
 from vigil.db.schema import events, items
-from vigil.enrich.keyframes import FRAME_FILES
+from vigil.enrich.keyframes import FRAME_FILES, FRAME_RESULT, frame_name
 from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, Actor, canonical_json, rfc3339, utc_now
 from vigil.ids import new_item_id
@@ -39,7 +39,15 @@ from vigil.ids import new_item_id
 if TYPE_CHECKING:
     from vigil.archive import Archive
 
-__all__ = ["DERIVATIONS", "DERIVATION_FAILED", "Derivation", "EnrichReport", "Runner"]
+__all__ = [
+    "DERIVATIONS",
+    "DERIVATION_FAILED",
+    "Derivation",
+    "EnrichReport",
+    "Runner",
+    "derivatives_of",
+    "pdq_results",
+]
 
 DERIVATION_FAILED = "derivation.failed"
 logger = logging.getLogger(__name__)
@@ -135,7 +143,9 @@ class Runner:
     def _finished(self, derivation: Derivation, tool: str) -> set[str]:
         """Items that have this derivation by this tool version, or failed it with it."""
         done = {
-            of for of, entry in _derived(self.archive, derivation.name) if entry["tool"] == tool
+            of
+            for of, entry in derivatives_of(self.archive, derivation.name)
+            if entry["tool"] == tool
         }
         with self.archive.index.engine.connect() as conn:
             failed = conn.execute(
@@ -245,16 +255,13 @@ class Runner:
                 with Path(frame.pop("path")).open("rb") as f:
                     blob = self.archive.blobs.put(f)
                 frame["sha256"] = blob.sha256
-                name = (f"scene-{frame['t']:09.3f}s.jpg" if frame["scene"]
-                        else f"second-{int(frame['t']):05d}.jpg")  # fmt: skip
                 frame["item"] = new_item_id()
                 out.append({
                     "v": 1, "type": DERIVATIVE_ADDED, "kind": "keyframe",
                     "at": rfc3339(utc_now()), "item": frame["item"], "of": item.id,
                     "sha256": blob.sha256, "size": blob.size, "media_type": "image/jpeg",
-                    "name": name, "tool": tool,
-                    "result": {k: frame[k] for k in ("t", "scene", "pdq", "quality")},
-                    "actor": self.actor,
+                    "name": frame_name(frame), "tool": tool,
+                    "result": {k: frame[k] for k in FRAME_RESULT}, "actor": self.actor,
                 })  # fmt: skip
         finally:
             shutil.rmtree(folder, ignore_errors=True)
@@ -276,7 +283,7 @@ class Runner:
         }
 
 
-def _derived(archive: Archive, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
+def derivatives_of(archive: Archive, kind: str) -> Iterator[tuple[str, dict[str, Any]]]:
     """(item it was derived from, event) of every derivative of *kind*, oldest first."""
     query = (
         select(events.c.entry)
@@ -292,4 +299,4 @@ def _derived(archive: Archive, kind: str) -> Iterator[tuple[str, dict[str, Any]]
 
 def pdq_results(archive: Archive) -> dict[str, dict[str, Any]]:
     """Item id -> its latest PDQ result (hash, quality, dihedral variants)."""
-    return {of: event["result"] for of, event in _derived(archive, "pdq")}
+    return {of: event["result"] for of, event in derivatives_of(archive, "pdq")}

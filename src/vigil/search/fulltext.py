@@ -13,6 +13,7 @@ Query language: words must all occur in one text (``قصف حلب``); ``"a phras
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 from collections.abc import Callable, Iterable
@@ -82,7 +83,8 @@ class Hit:
 # -- indexing -----------------------------------------------------------------------
 
 
-def _parents(conn: Connection, ids: Iterable[str]) -> dict[str, Facets]:
+def _facets(conn: Connection, ids: Iterable[str]) -> dict[str, Facets]:
+    """The filter fields of these items (parents, while indexing; hits, when answering)."""
     wanted = list(set(ids))
     if not wanted:
         return {}
@@ -115,7 +117,7 @@ def catch_up(archive: Archive, progress: Callable[[int, int], None] | None = Non
             if not rows:
                 return read
             datas = [(int(idx), json.loads(entry)) for idx, entry in rows]
-            parents = _parents(conn, (d.get("parent") or d.get("of") or "" for _, d in datas))
+            parents = _facets(conn, (d.get("parent") or d.get("of") or "" for _, d in datas))
             new_items, texts = [], []
             for idx, data in datas:
                 if data.get("type") in (ITEM_ADDED, DERIVATIVE_ADDED):
@@ -171,19 +173,18 @@ def _terms(query: str) -> list[tuple[list[str], bool]]:
     return terms
 
 
-def _fts5(terms: list[tuple[list[str], bool]], f: Filters) -> str:
-    """The FTS5 query: the words in ``norm``, and what the filters allow in ``facets``."""
+def _fts5(
+    terms: list[tuple[list[str], bool]], f: Filters, first: dt.date | None, last: dt.date | None
+) -> str:
+    """The FTS5 query: the words in ``norm``, and what the filters allow in ``facets``
+    (*first* and *last*: the days the date filter covers)."""
     words = " ".join('"' + " ".join(t) + '"' + (" *" if prefix else "") for t, prefix in terms)
     clauses = [f"norm : ({words})"]
-    for prefix, value in (("pl", f.platform), ("k", f.kind), ("lg", f.language)):
-        token = facet(prefix, value) if value else None
+    top = f.media_type.split("/")[0] if f.media_type and "/" in f.media_type else None
+    for prefix, value in (("pl", f.platform), ("k", f.kind), ("lg", f.language), ("mt", top)):
+        token = facet(prefix, value)
         if token:
             clauses.append(f"facets : {token}")
-    top = (f.media_type or "").split("/")[0] if f.media_type and "/" in f.media_type else None
-    token = facet("mt", top)
-    if token:
-        clauses.append(f"facets : {token}")
-    first, last = date_range(f.since, f.until)
     if first is not None and last is not None:
         days = range_tokens("p" if f.by == "posted" else "c", first, last)
         if days is not None:
@@ -265,8 +266,9 @@ def search(
         raise InputError(f"search: order {order!r} is not one of {', '.join(ORDERS)}")
     catch_up(archive)
     terms = _terms(query)
-    date_range(filters.since if filters else None, filters.until if filters else None)  # checks
-    where, params = _filters(filters or Filters())
+    filters = filters or Filters()
+    first, last = date_range(filters.since, filters.until)  # also checks them
+    where, params = _filters(filters)
     params["limit"] = limit * 4
     postgres = archive.index.engine.dialect.name == "postgresql"
     if postgres:
@@ -282,7 +284,7 @@ def search(
             " FROM search_fts JOIN search_texts t ON t.id = search_fts.rowid"
             " JOIN search_items s ON s.item_id = t.item_id WHERE search_fts MATCH :query"
         )
-        params["query"] = _fts5(terms, filters or Filters())
+        params["query"] = _fts5(terms, filters, first, last)
     key = "t.id" if postgres else "search_fts.rowid"  # the same; FTS5 streams in rowid order
     by = {"relevance": f"rank, {key}", "newest": f"{key} DESC", "oldest": key}[order]
     sql += "".join(f" AND {w}" for w in where) + f" ORDER BY {by} LIMIT :limit"
@@ -295,7 +297,7 @@ def search(
         for row in rows:
             seen.setdefault(row.item_id, row)
         chosen = list(seen.values())[:limit]
-        facets = _parents(conn, (r.item_id for r in chosen))
+        facets = _facets(conn, (r.item_id for r in chosen))
     return [
         Hit(
             item=archive.item(row.item_id),

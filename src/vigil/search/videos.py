@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from vigil.db.index import ItemRow
-from vigil.enrich.runner import _derived
+from vigil.enrich.runner import derivatives_of
 from vigil.errors import InputError
 from vigil.search.pdqindex import PdqIndex
 
@@ -48,7 +48,7 @@ class VideoMatch:
 def video_hashes(archive: Archive) -> dict[str, list[str]]:
     """Video id -> its vPDQ frame hashes (1 a second, repeats and low quality dropped)."""
     found: dict[str, list[str]] = {}
-    for video, event in _derived(archive, "keyframes"):
+    for video, event in derivatives_of(archive, "keyframes"):
         hashes: list[str] = []
         for frame in event["result"]["frames"]:
             if frame["scene"] or frame["quality"] < QUALITY:
