@@ -77,4 +77,8 @@ def test_cli_estimate(tmp_path: Path) -> None:
                      "--method", "loglinear", archive_path=tmp_path / "none", check=True).stdout  # fmt: skip
     assert "deaths in all (95 % interval" in text
     missing = run_vigil("casualties", "estimate", archive_path=tmp_path / "none")
-    assert missing.returncode == 1 and "give --counts" in missing.stderr
+    assert missing.returncode == 1 and "no Vigil archive" in missing.stderr
+    run_vigil("init", archive_path=tmp_path / "empty", check=True)
+    empty = run_vigil("casualties", "estimate", archive_path=tmp_path / "empty")
+    assert empty.returncode == 1 and "nothing to link" in empty.stderr
+    assert not (tmp_path / "none").exists()  # a failed command creates no archive

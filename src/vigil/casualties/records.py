@@ -20,7 +20,7 @@ FIELDS = (
     *NAME_FIELDS,
     "name_latin", "sex", "age", "age_group", "date_of_birth", "date_of_death",
     "place_of_death", "governorate", "district", "locality", "latitude", "longitude",
-    "status", "cause", "perpetrator", "source_record_id", "report_date",
+    "status", "cause", "perpetrator", "source_record_id", "id_number", "report_date",
 )  # fmt: skip
 ADULT_AGE = 18
 MAX_AGE = 120
@@ -70,7 +70,8 @@ def check_row(
     record: dict[str, Any] = {}
     problems: list[str] = []
     for field in (*NAME_FIELDS, "name_latin", "place_of_death", "governorate", "district",
-                  "locality", "status", "cause", "perpetrator", "source_record_id"):  # fmt: skip
+                  "locality", "status", "cause", "perpetrator", "source_record_id",
+                  "id_number"):  # fmt: skip
         text = " ".join(values.get(field, "").split())
         if text:
             record[field] = text

@@ -9,9 +9,10 @@ import click
 
 from vigil.casualties.chart import Bar, write_chart
 from vigil.casualties.claims import store_claim
-from vigil.casualties.lcmcr import estimate_lcmcr
+from vigil.casualties.estimates import ASSUMPTIONS, Options, estimate_strata, store_estimate
+from vigil.casualties.linking import STRATA, current_run, linked_persons, membership
 from vigil.casualties.lists import import_list
-from vigil.casualties.mse import estimate_loglinear, read_counts
+from vigil.casualties.mse import read_counts
 from vigil.casualties.stats import casualty_stats
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
@@ -27,18 +28,12 @@ def casualties() -> None:
     """
 
 
-ASSUMPTIONS = (
-    "Assumptions: one closed population (every death counted happened in the period and "
-    "place studied); records linked correctly (no duplicates left, no false merges); every "
-    "person had some chance of being on a list. Log-linear models also assume the dependence "
-    "between lists is captured by the interactions fitted; LCMCR allows for heterogeneous "
-    "capture through latent classes."
-)
-
-
 @casualties.command()
 @click.option("--counts", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Membership table: one 0/1 column per list and a 'count' column.")  # fmt: skip
+              help="Membership table: one 0/1 column per list and a 'count' column "
+                   "(default: the archive's linked lists).")  # fmt: skip
+@click.option("--by", type=click.Choice(STRATA),
+              help="Archive only: one estimate per month, year or place of death.")  # fmt: skip
 @click.option("--method", type=click.Choice(["lcmcr", "loglinear"]), default="lcmcr",
               show_default=True)  # fmt: skip
 @click.option("--model", type=click.Choice(["best", "independence", "pairwise"]), default="best",
@@ -54,55 +49,68 @@ ASSUMPTIONS = (
 @click.option("--chart", type=click.Path(dir_okay=False, path_type=Path),
               help="Write an SVG chart of documented against estimated deaths.")  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="The estimate as JSON.")
+@pass_state
 def estimate(
-    counts: Path | None, method: str, model: str, classes: int, samples: int, burn_in: int,
-    thinning: int, seed: int, chart: Path | None, as_json: bool,
+    state: State, counts: Path | None, by: str | None, method: str, model: str, classes: int,
+    samples: int, burn_in: int, thinning: int, seed: int, chart: Path | None, as_json: bool,
 ) -> None:  # fmt: skip
     """Multiple systems estimation: the total number of deaths, documented or not, with
     its 95 % interval: LCMCR (Bayesian latent classes; posterior median and credible
     interval) or log-linear Poisson models (profile-likelihood interval).
 
+    Without --counts it estimates from the archive: the persons of the latest linkage
+    (vigil casualties link; made first if lists changed) and the lists that name each,
+    optionally per stratum (--by). Such an estimate is logged in the ledger as a
+    casualty-estimate item, with its membership tables.
+
     \b
     Example:
+      vigil casualties estimate --by year --chart deaths.svg
       vigil casualties estimate --counts lists.csv --json
       vigil casualties estimate --counts lists.csv --method loglinear --model best
-      vigil casualties estimate --counts kosovo.csv --chart kosovo.svg
     """
-    if counts is None:
-        raise InputError(
-            "give --counts FILE.csv (estimates from the archive's linked lists need record "
-            "linkage, which this release does not have yet)"
-        )
-    table = read_counts(counts)
-    if method == "lcmcr":
-        found = estimate_lcmcr(table, classes=classes, burn_in=burn_in, draws=samples,
-                               thinning=thinning, seed=seed)  # fmt: skip
-        result: dict[str, Any] = found.as_json()
-        steps = burn_in + samples * thinning
-        diagnostics = (f"LCMCR, K = {classes}, {samples} draws kept of {steps} (burn-in"
-                       f" {burn_in}, every {thinning}th), seed {seed}; classes holding >= 1 %"
-                       f" of the people: {found.effective_classes:.1f} on average")  # fmt: skip
+    options = Options(method, model, classes, samples, burn_in, thinning, seed)
+    if counts is not None:
+        if by is not None:
+            raise InputError("--by works on the archive's lists, not with --counts")
+        tables = {"all": read_counts(counts)}
+        result = estimate_strata(tables, options)
     else:
-        fitted = estimate_loglinear(table, model)
-        result = fitted.as_json()
-        diagnostics = (f"log-linear model {fitted.model}: deviance {fitted.deviance:.2f} on"
-                       f" {fitted.df} df, BIC {fitted.bic:.2f}")  # fmt: skip
-    result["assumptions"], result["diagnostics"] = ASSUMPTIONS, diagnostics
+        with state.open() as archive:
+            run, records = current_run(archive, progress=None if as_json else _say)
+            linked = linked_persons(archive, run, records)
+            tables = membership(linked, records, by=by)
+            result = estimate_strata(tables, options)
+            result["linkage_run"], result["by"] = run.item, by
+            result["item"] = store_estimate(archive, result, tables)
     if chart is not None:
-        low, high = result["ci95"]
-        write_chart(chart, f"Deaths: documented and estimated ({method})",
-                    [Bar("all lists", table.observed, result["total"], low, high)])  # fmt: skip
+        bars = [Bar(name, r["observed"], r["total"], *(r["ci95"] or (r["total"], r["total"])))
+                for name, r in result["strata"].items()]  # fmt: skip
+        write_chart(chart, f"Deaths: documented and estimated ({method})", bars)
         result["chart"] = str(chart)
     if as_json:
         emit_json(result)
         return
-    low, high = result["ci95"]
-    click.echo(
-        f"{result['total']:,.0f} deaths in all (95 % interval {low:,.0f}-{high:,.0f}):"
-        f" {result['observed']:,} on the lists, about {result['unobserved']:,.0f} on none"
-    )
-    click.echo(diagnostics)
+    for name, found in result["strata"].items():
+        prefix = "" if name == "all" else f"{name}: "
+        click.echo(prefix + _sentence(found))
+    if len(result["strata"]) > 1:
+        click.echo("all strata: " + _sentence(result))
+    click.echo(result["diagnostics"])
     click.echo(ASSUMPTIONS)
+
+
+def _say(message: str) -> None:
+    click.echo(f"linkage: {message}", err=True)
+
+
+def _sentence(found: dict[str, Any]) -> str:
+    interval = (f"95 % interval {found['ci95'][0]:,.0f}-{found['ci95'][1]:,.0f}"
+                if found.get("ci95") else "no combined interval")  # fmt: skip
+    return (
+        f"{found['total']:,.0f} deaths in all ({interval}): {found['observed']:,} on the"
+        f" lists, about {found['total'] - found['observed']:,.0f} on none"
+    )
 
 
 @casualties.command(name="import")
@@ -126,7 +134,7 @@ def import_list_(
     Fields: full_name, given_name, father_name, family_name, alias, name_latin, sex, age,
     age_group, date_of_birth, date_of_death, place_of_death, governorate, district,
     locality, latitude, longitude, status, cause, perpetrator, source_record_id,
-    report_date.
+    id_number (an identity document number, compared when linking), report_date.
 
     \\b
     Example:
@@ -208,7 +216,13 @@ def stats(state: State, as_json: bool) -> None:
     for name, counts in found.by.items():
         shown = ", ".join(f"{k}: {v:,}" for k, v in counts.most_common(8))
         click.echo(f"  by {name.replace('_', ' ')}: {shown}")
-    click.echo("  (one person on two lists counts twice until the lists are linked)")
+    if found.overlap is None:
+        click.echo("  (records per list: one person on two lists counts twice until the lists"
+                   " are linked: vigil casualties link)")  # fmt: skip
+    else:
+        click.echo(f"  {found.persons:,} persons after linkage; named by:")
+        for entry in found.overlap[:12]:
+            click.echo(f"    {' + '.join(entry['lists'])}: {entry['persons']:,}")
     for c in found.claims:
         click.echo(f"  claim: {c['source']}: at least {c['killed']} killed"
                    + (f" on {c['date']}" if c.get("date") else "")
