@@ -30,6 +30,12 @@ Event types so far:
 * ``derivation.failed``: a derivation (``derivation``, by ``tool``) could not be
   computed for item ``item`` (``error``); `vigil enrich` does not retry it with the
   same tool version unless asked to.
+* ``item.sealed`` / ``item.unsealed``: the item is withheld from packages (or no longer),
+  with the ``reason``; ``sealed.read``: a sealed item was handed out (``purpose``)
+  (`vigil.access`).
+* ``casualty.reviewed``: a reviewer's ``decision`` (accept/reject) on a ``pair`` of victim
+  records, with the ``reviewer`` and ``reason``; ``item`` is the linkage run
+  (`vigil.casualties.linking`).
 * ``checkpoint.timestamped``: an RFC 3161 authority stamped checkpoint ``checkpoint``;
   ``sha256`` is the token (DER response) blob (`vigil.ledger.stamping`).
 """

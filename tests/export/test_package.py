@@ -10,16 +10,14 @@ import subprocess
 import sys
 import warnings
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-from tests.capture.webserver import serve
 from tests.conftest import FIXTURES, db_url, run_vigil
 from tests.ledger.localtsa import LocalTsa
 from vigil.archive import Archive
-from vigil.capture.web import WebCapturer
 from vigil.errors import InputError
 from vigil.export import verify as standalone
 from vigil.export.package import export_package
@@ -28,17 +26,6 @@ from vigil.ledger.stamping import timestamp_checkpoint
 from vigil.ledger.timestamps import load_certificates
 
 WACZ = shutil.which("wacz") or str(Path(sys.executable).parent / "wacz")
-
-
-@pytest.fixture
-def captured(archive: Archive, evidence: Path) -> Iterator[tuple[Archive, list[str]]]:
-    """An archive with a web capture (WARC, page, media, text) and added files."""
-    archive.add_paths([evidence])
-    with serve() as base:
-        result = WebCapturer(archive, screenshot=False).capture(base + "/page.html")
-    page = next(i.id for i in result.items if i.kind == "page")
-    files = [i.id for i in archive.items() if i.kind == "file"][:2]
-    yield archive, [page, *files]
 
 
 def exported(

@@ -387,6 +387,7 @@ def reindex(state: State) -> None:
     state.out.print(f"Reindexed {entries} ledger entries ({items} items).")
 
 
+from vigil.cli import access as _access  # noqa: E402,F401  (registers seal, unseal, sealed)
 from vigil.cli import capture as _capture  # noqa: E402,F401  (registers capture)
 from vigil.cli import casualties as _casualties  # noqa: E402,F401  (registers casualties)
 from vigil.cli import enrich as _enrich  # noqa: E402,F401  (registers enrich, similar, clusters)

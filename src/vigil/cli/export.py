@@ -31,6 +31,11 @@ MAX_QUERY_ITEMS = 10_000
     help="Leave out sealed items, identifying metadata (paths, operators, hosts) and the "
     "ledger entries that carry them.",
 )
+@click.option(
+    "--include-sealed",
+    is_flag=True,
+    help="Hand out sealed items too (each read is logged); never with --public.",
+)
 @click.option("--title", help="A title for the package.")
 @click.option("--json", "as_json", is_flag=True, help="What was exported, as JSON.")
 @pass_state
@@ -41,6 +46,7 @@ def export(
     query: str | None,
     output: Path,
     public: bool,
+    include_sealed: bool,
     title: str | None,
     as_json: bool,
 ) -> None:
@@ -51,7 +57,9 @@ def export(
     byte, WARCs with a CDXJ index and page list (standard replay tools open it),
     each item's metadata and custody, every ledger entry with a tlog-proof into one
     signed checkpoint, that checkpoint's RFC 3161 timestamps, the verifier key, an
-    HTML report; datapackage.json hashes it all and its digest is signed.
+    HTML report; datapackage.json hashes it all and its digest is signed. Sealed
+    items (vigil seal), what derives from them and the WARCs holding them are left
+    out and named, unless --include-sealed.
 
     \b
     Example:
@@ -69,15 +77,23 @@ def export(
             chosen = [h.item.id for h in search(archive, query, limit=MAX_QUERY_ITEMS)]
             if not chosen:
                 raise InputError(f"--query {query!r}: no item matches")
-        result = export_package(archive, chosen, output, public=public, title=title)
+        result = export_package(archive, chosen, output, public=public, title=title,
+                                include_sealed=include_sealed)  # fmt: skip
     if as_json:
         emit_json(result.as_json())
         return
     click.echo(
         f"{output}: {len(result.items)} items, {result.entries} ledger entries proven into"
         f" checkpoint {result.checkpoint_size}, {result.timestamps} timestamps"
-        + (f"; left out {len(result.left_out)} sealed" if result.left_out else "")
+        + (f"; left out {len(result.left_out)} withheld" if result.left_out else "")
+        + (
+            f"; {len(result.sealed_read)} sealed items handed out (logged)"
+            if result.sealed_read
+            else ""
+        )
     )
+    for item in result.left_out:
+        click.echo(f"  left out {item}: {result.why_left_out[item]}", err=True)
 
 
 @cli.command(name="verify-package")

@@ -45,6 +45,7 @@ from cdxj_indexer.main import CDXJIndexer
 from sqlalchemy import select
 
 from vigil import __version__
+from vigil.access import log_reads, withheld
 from vigil.db.index import ItemRow
 from vigil.db.schema import events
 from vigil.errors import InputError
@@ -70,12 +71,16 @@ class ExportResult:
     checkpoint_size: int = 0
     timestamps: int = 0
     left_out: list[str] = field(default_factory=list)
+    why_left_out: dict[str, str] = field(default_factory=dict)
+    sealed_read: list[str] = field(default_factory=list)  # sealed items handed out (logged)
     problems: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {"path": str(self.path), "items": self.items, "entries": self.entries,
                 "checkpoint": self.checkpoint_size, "timestamps": self.timestamps,
-                "left_out": self.left_out, "problems": self.problems}  # fmt: skip
+                "left_out": [{"item": i, "why": self.why_left_out.get(i, "")}
+                             for i in self.left_out],
+                "sealed_read": self.sealed_read, "problems": self.problems}  # fmt: skip
 
 
 def _select(archive: Archive, refs: list[str]) -> list[ItemRow]:
@@ -174,20 +179,34 @@ def export_package(
     *,
     public: bool = False,
     title: str | None = None,
+    include_sealed: bool = False,
 ) -> ExportResult:
     """Write the package for the items *refs* (and those captured with them) to *out*.
 
-    Written to a temporary name and renamed: a failed export leaves nothing behind.
+    Sealed items, what derives from them and the WARCs holding them are left out
+    (`vigil.access`) unless *include_sealed*, which logs a ``sealed.read`` event for
+    each (never in a *public* package). Written to a temporary name and renamed: a
+    failed export leaves nothing behind.
     """
     if not refs:
         raise InputError("nothing to export: name at least one item")
+    if public and include_sealed:
+        raise InputError("a public package never holds sealed items: drop --include-sealed")
     rows = _select(archive, refs)
     result = ExportResult(out)
-    if public:
-        # Decryption keys of recorded streams stay home. (Sealing chosen items comes with
-        # the review module; nothing can be marked sealed yet.)
-        result.left_out = [r.id for r in rows if r.kind == "key"]
-        rows = [r for r in rows if r.id not in result.left_out]
+    held = withheld(archive, rows)
+    if public:  # decryption keys of recorded streams stay home too
+        held.update({r.id: "a stream decryption key" for r in rows if r.kind == "key"})
+    if held and not include_sealed:
+        result.left_out = [r.id for r in rows if r.id in held]
+        result.why_left_out = held
+        rows = [r for r in rows if r.id not in held]
+        if not rows:
+            raise InputError("nothing to export: every item chosen is sealed or withheld")
+    elif held:
+        reads = [r for r in rows if r.id in held]
+        log_reads(archive, reads, purpose=f"exported to {out.name}")
+        result.sealed_read = [r.id for r in reads]
     all_stamps = _stamp_events(archive)
     checkpoint, note = _checkpoint_for(
         archive, rows, {d["checkpoint"]["size"] for _, d in all_stamps}
