@@ -33,6 +33,8 @@ Event types so far:
 * ``item.sealed`` / ``item.unsealed``: the item is withheld from packages (or no longer),
   with the ``reason``; ``sealed.read``: a sealed item was handed out (``purpose``)
   (`vigil.access`).
+* ``incident.linked`` / ``incident.unlinked``: item ``member`` tied to (untied from) the
+  incident ``item``, with a ``note`` (`vigil.incidents`).
 * ``casualty.reviewed``: a reviewer's ``decision`` (accept/reject) on a ``pair`` of victim
   records, with the ``reviewer`` and ``reason``; ``item`` is the linkage run
   (`vigil.casualties.linking`).

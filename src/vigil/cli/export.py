@@ -12,6 +12,7 @@ from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import InputError
 from vigil.export.package import export_package
 from vigil.export.verify import verify_package
+from vigil.incidents import incident
 from vigil.search.fulltext import search
 
 MAX_QUERY_ITEMS = 10_000
@@ -20,6 +21,7 @@ MAX_QUERY_ITEMS = 10_000
 @cli.command()
 @click.option("--items", "refs", multiple=True, help="An item id or SHA-256 prefix (repeat).")
 @click.option("--all", "everything", is_flag=True, help="Every item of the archive.")
+@click.option("--incident", "incident_ref", help="An incident: it and every item tied to it.")
 @click.option("--query", help='Every item `vigil search` finds for this query (e.g. "مشفى القدس").')
 @click.option(
     "-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -43,6 +45,7 @@ def export(
     state: State,
     refs: tuple[str, ...],
     everything: bool,
+    incident_ref: str | None,
     query: str | None,
     output: Path,
     public: bool,
@@ -65,14 +68,20 @@ def export(
     Example:
       vigil export --items 01JF3Q8 --items 01JF3QA -o aleppo-2016-12-13.wacz
       vigil export --query '"al-Quds hospital"' -o al-quds.wacz
+      vigil export --incident 01JF4A2 -o al-quds-2016-12-12.wacz
       vigil verify-package aleppo-2016-12-13.wacz --key case-17.vkey
     """
     if output.suffix != ".wacz":
         raise InputError(f"{output}: an evidence package is a .wacz file")
-    if sum((bool(refs), everything, query is not None)) != 1:
-        raise InputError("choose what to export: --items, --all or --query (one of them)")
+    if sum((bool(refs), everything, incident_ref is not None, query is not None)) != 1:
+        raise InputError("choose what to export: --items, --all, --incident or --query (one)")
     with state.open() as archive:
         chosen = [i.id for i in archive.items()] if everything else list(refs)
+        if incident_ref is not None:
+            found = incident(archive, incident_ref)
+            if not found.members:
+                raise InputError(f"--incident {incident_ref}: no item is tied to it yet")
+            chosen = [found.row.id, *found.members]
         if query is not None:
             chosen = [h.item.id for h in search(archive, query, limit=MAX_QUERY_ITEMS)]
             if not chosen:
