@@ -243,3 +243,26 @@ def test_capture_succeeds_without_chromium_and_says_so(
     result = WebCapturer(archive, media=False).capture(f"{site}/page.html")
     assert [i.kind for i in result.items] == ["warc", "page", "text"]
     assert any("no screenshot: chromium is not installed" in p for p in result.problems)
+
+
+def test_many_urls_fetched_at_once_keep_their_order_and_guarantees(
+    archive: Archive, site: str
+) -> None:
+    urls = [f"{site}/page.html", "ftp://example.org/x", f"{site}/gone", f"{site}/latin1.html",
+            "http://127.0.0.1:9/refused", f"{site}/redirect", f"{site}/gzip.html"]  # fmt: skip
+    capturer = WebCapturer(archive, FetchOptions(connect_timeout=2), screenshot=False)
+    before = archive.log.size
+    outcomes = list(capturer.capture_many(urls, workers=3, group=2))
+    assert [u for u, _ in outcomes] == urls  # in the order given, whatever finished first
+    failed = [u for u, o in outcomes if isinstance(o, CaptureError)]
+    assert failed == ["ftp://example.org/x", "http://127.0.0.1:9/refused"]
+    results = [o for _u, o in outcomes if not isinstance(o, CaptureError)]
+    assert all(r.items[0].kind == "warc" for r in results)
+    assert results[0].items[1].url == f"{site}/page.html"
+    logged = sum(len(r.items) for r in results)
+    assert archive.log.size == before + logged  # every item logged once, nothing else
+    for result in results:  # each item is what the index holds under its id
+        assert all(archive.item(i.id).sha256 == i.sha256 for i in result.items)
+    assert not list(archive.blobs.tmp.iterdir())  # no temporary WARC left behind
+    archive.checkpoint()
+    assert verify_archive(archive.root).ok

@@ -14,14 +14,21 @@ One capture makes:
 
 All blobs are durable before one batch of events is logged; then a checkpoint is
 signed. A URL that gives no response at all stores nothing (`CaptureError`).
+`capture_many` fetches several URLs at once on threads and logs the captures in
+groups (one durable batch of blobs, one ledger append per group).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import io
+import itertools
 import os
 import platform
 import secrets
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +42,7 @@ from warcio.archiveiterator import ArchiveIterator
 from vigil import __version__
 from vigil.blobs.base import StoredBlob
 from vigil.capture.fetch import Fetched, FetchOptions, WarcSession
-from vigil.capture.page import extract_text, media_urls
+from vigil.capture.page import PageText, extract_text, media_urls
 from vigil.capture.screenshot import take_screenshot
 from vigil.db.index import ItemRow
 from vigil.errors import CaptureError
@@ -76,6 +83,29 @@ class _Response:
     blob: StoredBlob
 
 
+@dataclass
+class _Fetch:
+    """What the network half of a capture brought: a temporary WARC and the page."""
+
+    url: str
+    started: dt.datetime
+    tmp: Path
+    page: Fetched | None = None
+    text: PageText | None = None
+    problems: list[str] = field(default_factory=list)
+    error: CaptureError | None = None
+
+
+@dataclass
+class _Prepared:
+    """A capture stored but not logged: its blobs are put, its events made."""
+
+    result: CaptureResult
+    events: list[dict[str, Any]]
+    page: Fetched | None = None  # for the screenshot
+    page_id: str | None = None
+
+
 def _name_for(url: str) -> str:
     parts = urlsplit(url)
     return parts.path.rstrip("/").rsplit("/", 1)[-1] or parts.hostname or url
@@ -103,32 +133,108 @@ class WebCapturer:
 
         With ``checkpoint=False`` the caller signs one checkpoint after many captures.
         """
-        if urlsplit(url).scheme not in ("http", "https"):
-            raise CaptureError(f"{url}: not an http(s) URL")
-        result = CaptureResult(url)
+        _url, prepared = self._fetch_and_store(url)
+        if isinstance(prepared, CaptureError):
+            raise prepared
+        self._add_screenshot(prepared)
+        [(_url, result)] = self._commit([(url, prepared)])
+        if checkpoint:
+            self.archive.checkpoint()
+        assert isinstance(result, CaptureResult)
+        return result
+
+    def capture_many(
+        self, urls: Iterable[str], *, workers: int = 4, group: int = 64
+    ) -> Iterator[tuple[str, CaptureResult | CaptureError]]:
+        """Capture *urls*, *workers* fetching at once, yielding (url, outcome) in order.
+
+        Fetching and storing the blobs (network, a temporary WARC, the text extraction,
+        the blob puts) run on worker threads; screenshots, one at a time, and logging run
+        here. Every *group* captures, their blobs are made durable together and their
+        events logged in one append: the same guarantees as `capture`, one fsync for
+        many. No checkpoint is signed: the caller signs one at the end.
+        """
+        pending: list[tuple[str, _Prepared | CaptureError]] = []
+        with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
+            queue: deque[Future[tuple[str, _Prepared | CaptureError]]] = deque()
+            todo = iter(urls)
+            for url in itertools.islice(todo, 2 * workers):
+                queue.append(pool.submit(self._fetch_and_store, url))
+            while queue:
+                url, prepared = queue.popleft().result()
+                for more in itertools.islice(todo, 1):
+                    queue.append(pool.submit(self._fetch_and_store, more))
+                if isinstance(prepared, _Prepared):
+                    self._add_screenshot(prepared)
+                pending.append((url, prepared))
+                if len(pending) >= group:
+                    yield from self._commit(pending)
+                    pending = []
+        yield from self._commit(pending)
+
+    def _fetch_and_store(self, url: str) -> tuple[str, _Prepared | CaptureError]:
+        """Everything of a capture but the screenshot and the logging (thread-safe)."""
+        fetched = self._fetch(url)
+        return url, fetched.error or self._prepare(fetched)
+
+    def _add_screenshot(self, prepared: _Prepared) -> None:
+        if self.screenshot and prepared.page is not None and prepared.page_id is not None:
+            prepared.events += self._screenshot_event(
+                prepared.page, prepared.page_id, prepared.events[0]["at"], prepared.result
+            )
+
+    def _fetch(self, url: str) -> _Fetch:
+        """The network half of a capture (touches no archive state but the temporary file)."""
         started = utc_now()
         tmp = self.archive.blobs.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.warc.gz"
+        fetched = _Fetch(url, started, tmp)
+        if urlsplit(url).scheme not in ("http", "https"):
+            fetched.error = CaptureError(f"{url}: not an http(s) URL")
+            return fetched
         try:
             with WarcSession(tmp, self.options) as session:
                 page = session.get(url, keep_body=True)
-                result.problems += [f"{url}: {page.problem}"] if page.problem else []
+                fetched.page = page
+                fetched.problems += [f"{url}: {page.problem}"] if page.problem else []
                 if self.media and page.body:
                     for media_url in media_urls(page.body, page.final_url):
-                        result.problems += self._fetch_medium(session, media_url)
-            with tmp.open("rb") as f:
-                warc = self.archive.blobs.put(f)
-            responses, certificates = self._store_records(tmp)
-            events = self._events(url, started, page, warc, responses, certificates, result)
-        finally:
+                        fetched.problems += self._fetch_medium(session, media_url)
+            if page.body:
+                fetched.text = extract_text(page.body, page.final_url, page.content_type)
+        except CaptureError as exc:
             tmp.unlink(missing_ok=True)
+            fetched.error = exc
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        return fetched
+
+    def _prepare(self, fetched: _Fetch) -> _Prepared:
+        """Store the blobs of a fetch and make its events (not logged yet)."""
+        assert fetched.page is not None
+        result = CaptureResult(fetched.url, problems=fetched.problems)
+        try:
+            with fetched.tmp.open("rb") as f:
+                warc = self.archive.blobs.put(f)
+            responses, certificates = self._store_records(fetched.tmp)
+            events, page_id = self._events(fetched, warc, responses, certificates, result)
+        finally:
+            fetched.tmp.unlink(missing_ok=True)
+        return _Prepared(result, events, fetched.page if fetched.page.body else None, page_id)
+
+    def _commit(
+        self, prepared: list[tuple[str, _Prepared | CaptureError]]
+    ) -> list[tuple[str, CaptureResult | CaptureError]]:
+        """Make the blobs durable, then log every event of *prepared* in one append."""
         failed = self.archive.blobs.sync()  # in deferred mode: every blob durable first
         if failed:
             raise next(iter(failed.values()))
-        logged = self.archive.append_events(events)
-        if checkpoint:
-            self.archive.checkpoint()
-        result.items = [ItemRow.from_event(ev) for ev in logged]
-        return result
+        done = [p for _u, p in prepared if isinstance(p, _Prepared)]
+        events = [e for p in done for e in p.events]
+        logged = iter(self.archive.append_events(events) if events else [])
+        for p in done:
+            p.result.items = [ItemRow.from_event(next(logged)) for _ in p.events]
+        return [(u, p if isinstance(p, CaptureError) else p.result) for u, p in prepared]
 
     def _fetch_medium(self, session: WarcSession, url: str) -> list[str]:
         try:
@@ -190,14 +296,15 @@ class WebCapturer:
 
     def _events(
         self,
-        url: str,
-        started: Any,
-        page: Fetched,
+        fetched: _Fetch,
         warc: StoredBlob,
         responses: list[_Response],
         certificates: list[dict[str, str]],
         result: CaptureResult,
-    ) -> list[dict[str, Any]]:
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """The events of a capture (without its screenshot), and the page's item id."""
+        url, started, page = fetched.url, fetched.started, fetched.page
+        assert page is not None
         now = rfc3339(utc_now())
         warc_id = new_item_id()
         host = urlsplit(url).hostname or "capture"
@@ -261,10 +368,8 @@ class WebCapturer:
                 }
             )
         if page_id is not None and page.body:
-            events += self._text_event(page, page_id, now)
-            if self.screenshot:
-                events += self._screenshot_event(page, page_id, now, result)
-        return events
+            events += self._text_event(page, fetched.text, page_id, now)
+        return events, page_id
 
     def _screenshot_event(
         self, page: Fetched, page_id: str, now: str, result: CaptureResult
@@ -299,8 +404,9 @@ class WebCapturer:
             }
         ]
 
-    def _text_event(self, page: Fetched, page_id: str, now: str) -> list[dict[str, Any]]:
-        text = extract_text(page.body, page.final_url, page.content_type)
+    def _text_event(
+        self, page: Fetched, text: PageText | None, page_id: str, now: str
+    ) -> list[dict[str, Any]]:
         if text is None or not text.text:
             return []
         blob = self.archive.blobs.put(io.BytesIO(text.text.encode("utf-8")))

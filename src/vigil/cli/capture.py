@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import click
@@ -12,7 +14,7 @@ from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
 from vigil.capture.imports import IMPORTERS, import_export
 from vigil.capture.imports.warcs import import_warcs
 from vigil.capture.media import PlatformCapturer, platform_extractor
-from vigil.capture.web import WebCapturer
+from vigil.capture.web import CaptureResult, WebCapturer
 from vigil.cli.enrich import NO_ENRICH, enrich_stored
 from vigil.cli.main import State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
@@ -62,6 +64,13 @@ from vigil.errors import CaptureError
 @click.option(
     "--json", "as_json", is_flag=True, help="One JSON object per URL: every item created, problems."
 )
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 32),
+    default=4,
+    show_default=True,
+    help="Web pages fetched at once (their captures are logged in groups).",
+)
 @NO_ENRICH
 @pass_state
 def capture(
@@ -75,6 +84,7 @@ def capture(
     timeout: float,
     insecure: bool,
     as_json: bool,
+    concurrency: int,
     no_enrich: bool,
 ) -> None:
     """Capture web pages and platform posts, with their media and text.
@@ -96,7 +106,9 @@ def capture(
     )
     failed = 0
     with state.open() as archive:
-        failed = _capture_all(state, archive, urls, options, no_media, no_screenshot, via, as_json)
+        failed = _capture_all(
+            archive, urls, options, no_media, no_screenshot, via, as_json, concurrency
+        )
         if not no_enrich:
             enrich_stored(state, archive)
     if failed:
@@ -104,34 +116,53 @@ def capture(
 
 
 def _capture_all(
-    state: State, archive: Archive, urls: tuple[str, ...], options: FetchOptions,
-    no_media: bool, no_screenshot: bool, via: str | None, as_json: bool,
+    archive: Archive, urls: tuple[str, ...], options: FetchOptions, no_media: bool,
+    no_screenshot: bool, via: str | None, as_json: bool, concurrency: int,
 ) -> int:  # fmt: skip
     """Capture each URL; return how many could not be captured at all."""
     failed = 0
     with archive.blobs.deferred_sync():
         web = WebCapturer(archive, options, media=not no_media, screenshot=not no_screenshot)
         platform = PlatformCapturer(archive, options)
-        for url in urls:
-            use_ytdlp = via == "yt-dlp" or (via is None and platform_extractor(url) is not None)
-            try:
-                result = (platform if use_ytdlp else web).capture(url, checkpoint=False)
-            except CaptureError as exc:
-                failed += 1
-                if as_json:
-                    emit_json({"url": url, "items": [], "problems": [str(exc)], "error": True})
-                else:
-                    click.echo(f"error    {exc}", err=True)
-                continue
-            if as_json:
-                emit_json(result.as_json())
-                continue
-            for item in result.items:
-                click.echo(f"{item.kind:8} {item.id}  {item.sha256[:16]}  {item.url or item.name}")
-            for problem in result.problems:
-                click.echo(f"warning  {problem}", err=True)
+
+        def by_ytdlp(url: str) -> bool:
+            return via == "yt-dlp" or (via is None and platform_extractor(url) is not None)
+
+        for use_ytdlp, run in itertools.groupby(urls, key=by_ytdlp):
+            outcomes: Iterable[tuple[str, CaptureResult | CaptureError]]
+            if use_ytdlp:
+                outcomes = ((url, _platform_capture(platform, url)) for url in run)
+            else:  # consecutive web pages: fetched concurrently, logged in groups
+                outcomes = web.capture_many(run, workers=concurrency)
+            for url, outcome in outcomes:
+                failed += _report(url, outcome, as_json)
         archive.checkpoint()  # one signature covering every capture of this run
     return failed
+
+
+def _platform_capture(platform: PlatformCapturer, url: str) -> CaptureResult | CaptureError:
+    try:
+        return platform.capture(url, checkpoint=False)
+    except CaptureError as exc:
+        return exc
+
+
+def _report(url: str, outcome: CaptureResult | CaptureError, as_json: bool) -> int:
+    """Print one capture's outcome; 1 if it failed."""
+    if isinstance(outcome, CaptureError):
+        if as_json:
+            emit_json({"url": url, "items": [], "problems": [str(outcome)], "error": True})
+        else:
+            click.echo(f"error    {outcome}", err=True)
+        return 1
+    if as_json:
+        emit_json(outcome.as_json())
+        return 0
+    for item in outcome.items:
+        click.echo(f"{item.kind:8} {item.id}  {item.sha256[:16]}  {item.url or item.name}")
+    for problem in outcome.problems:
+        click.echo(f"warning  {problem}", err=True)
+    return 0
 
 
 @cli.command(name="import")
