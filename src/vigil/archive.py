@@ -18,6 +18,7 @@ reported; `Archive.open` repairs the ledger caches and lets the index catch up.
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import os
@@ -38,7 +39,17 @@ from vigil.errors import (
     DatabaseError,
     ForeignFolder,
 )
-from vigil.events import Event, decode_event, encode_event
+from vigil.events import (
+    ITEM_ADDED,
+    Actor,
+    Event,
+    canonical_json,
+    decode_event,
+    encode_event,
+    rfc3339,
+    utc_now,
+)
+from vigil.ids import new_item_id
 from vigil.ledger import merkle
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from vigil.ledger.log import Log, LogWriter
@@ -280,6 +291,21 @@ class Archive:
             if size > index:
                 return size
         return None
+
+    def add_record(self, kind: str, name: str, record: dict[str, Any], **fields: Any) -> ItemRow:
+        """Store *record* (a claim, an incident, an estimate: something Vigil's users state
+        or compute) as an item of *kind*: its blob is the record as canonical JSON, so it
+        has a SHA-256, a ledger entry and a custody like any evidence; *fields* go into
+        the event. Logged and signed at once."""
+        blob = self.blobs.put(io.BytesIO(canonical_json(record)))
+        [logged] = self.append_events([{
+            "v": 1, "type": ITEM_ADDED, "kind": kind, "at": rfc3339(utc_now()),
+            "item": new_item_id(), "sha256": blob.sha256, "size": blob.size,
+            "media_type": "application/json", "name": name, **fields,
+            "actor": Actor.current().as_json(),
+        }])  # fmt: skip
+        self.checkpoint()
+        return ItemRow.from_event(logged)
 
     # -- checkpoints and proofs -----------------------------------------------------
 

@@ -14,7 +14,6 @@ findings and roles build on it.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -25,8 +24,7 @@ from sqlalchemy import select
 from vigil.db.index import ItemRow
 from vigil.db.schema import events, items
 from vigil.errors import InputError
-from vigil.events import ITEM_ADDED, Actor, canonical_json, rfc3339, utc_now
-from vigil.ids import new_item_id
+from vigil.events import Actor, rfc3339, utc_now
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -67,15 +65,7 @@ def add_incident(
     found = {"title": title.strip(), "date": _when(date) if date else None, "place": place,
              "description": description}  # fmt: skip
     found = {k: v for k, v in found.items() if v}
-    blob = archive.blobs.put(io.BytesIO(canonical_json(found)))
-    [logged] = archive.append_events([{
-        "v": 1, "type": ITEM_ADDED, "kind": "incident", "at": rfc3339(utc_now()),
-        "item": new_item_id(), "sha256": blob.sha256, "size": blob.size,
-        "media_type": "application/json", "name": "incident.json", "claimed": found,
-        "actor": Actor.current().as_json(),
-    }])  # fmt: skip
-    archive.checkpoint()
-    return ItemRow.from_event(logged)
+    return archive.add_record("incident", "incident.json", found, claimed=found)
 
 
 def _incident_row(archive: Archive, ref: str) -> ItemRow:

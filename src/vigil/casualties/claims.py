@@ -8,12 +8,9 @@ from victim records, never merged into them.
 
 from __future__ import annotations
 
-import io
 from typing import TYPE_CHECKING
 
 from vigil.db.index import ItemRow
-from vigil.events import ITEM_ADDED, Actor, canonical_json, rfc3339, utc_now
-from vigil.ids import new_item_id
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -29,12 +26,4 @@ def store_claim(
     claim = {"source": source, "killed": killed, "women": women, "children": children,
              "date": when, "place": place, "quote": quote}  # fmt: skip
     claim = {k: v for k, v in claim.items() if v is not None}
-    blob = archive.blobs.put(io.BytesIO(canonical_json(claim)))
-    [logged] = archive.append_events([{
-        "v": 1, "type": ITEM_ADDED, "kind": "casualty-claim", "at": rfc3339(utc_now()),
-        "item": new_item_id(), "sha256": blob.sha256, "size": blob.size,
-        "media_type": "application/json", "name": "claim.json", "claimed": claim,
-        "actor": Actor.current().as_json(),
-    }])  # fmt: skip
-    archive.checkpoint()
-    return ItemRow.from_event(logged)
+    return archive.add_record("casualty-claim", "claim.json", claim, claimed=claim)

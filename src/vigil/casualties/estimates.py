@@ -10,7 +10,6 @@ do not add up that way, so a stratified log-linear total has no interval.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -20,8 +19,6 @@ from vigil import __version__
 from vigil.casualties.lcmcr import estimate_lcmcr
 from vigil.casualties.mse import CaptureTable, estimate_loglinear
 from vigil.errors import InputError
-from vigil.events import ITEM_ADDED, Actor, canonical_json, rfc3339, utc_now
-from vigil.ids import new_item_id
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -112,20 +109,17 @@ def store_estimate(
     archive: Archive, result: dict[str, Any], tables: dict[str, CaptureTable]
 ) -> str:
     """Log *result* (with the membership tables it came from) as a casualty-estimate item."""
-    blob = archive.blobs.put(io.BytesIO(canonical_json(_json_safe(result))))
-    item = new_item_id()
-    archive.append_events([{
-        "v": 1, "type": ITEM_ADDED, "kind": "casualty-estimate", "at": rfc3339(utc_now()),
-        "item": item, "sha256": blob.sha256, "size": blob.size,
-        "media_type": "application/json", "name": "estimate.json",
-        "tool": f"vigil {__version__}", "linkage_run": result.get("linkage_run"),
-        "estimate": {"method": result["method"], "observed": result["observed"],
-                     "total": round(result["total"], 1), "strata": len(tables),
-                     "by": result.get("by")},
-        "actor": Actor.current().as_json(),
-    }])  # fmt: skip
-    archive.checkpoint()
-    return item
+    summary = {
+        "method": result["method"],
+        "observed": result["observed"],
+        "total": round(result["total"], 1),
+        "strata": len(tables),
+        "by": result.get("by"),
+    }
+    row = archive.add_record("casualty-estimate", "estimate.json", _json_safe(result),
+                             tool=f"vigil {__version__}", estimate=summary,
+                             linkage_run=result.get("linkage_run"))  # fmt: skip
+    return row.id
 
 
 def _json_safe(value: Any) -> Any:

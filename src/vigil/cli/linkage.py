@@ -160,46 +160,35 @@ def review_(
             click.echo(f"  {side['record']}  [{side['source']}]  {fields}")
 
 
-def _decide(state: State, decision: str, a: str, b: str, reviewer: str, reason: str) -> None:
-    with state.open() as archive:
-        review(archive, [(a, b)], decision, reviewer=reviewer, reason=reason)
-    click.echo(f"{decision}ed: {a} and {b}")
-
-
 _who = click.option("--reviewer", required=True, help="Who decides (name or handle).")
 _why = click.option("--reason", required=True, help="Why: what in the records decides it.")
+_DECISIONS = {
+    "accept": ("Decide that two records name the same person.", "same dob on both forms"),
+    "reject": ("Decide that two records name different people (they never join one person).",
+               "twins"),
+}  # fmt: skip
 
 
-@review_.command()
-@click.argument("record_a")
-@click.argument("record_b")
-@_who
-@_why
-@pass_state
-def accept(state: State, record_a: str, record_b: str, reviewer: str, reason: str) -> None:
-    """Decide that two records name the same person.
+def _decision_command(decision: str) -> None:
+    text, reason_example = _DECISIONS[decision]
 
-    \b
-    Example:
-      vigil casualties review accept 01J…:12 01J…:40 --reviewer amal --reason "same dob"
-    """
-    _decide(state, "accept", record_a, record_b, reviewer, reason)
+    @click.argument("record_a")
+    @click.argument("record_b")
+    @_who
+    @_why
+    @pass_state
+    def decide(state: State, record_a: str, record_b: str, reviewer: str, reason: str) -> None:
+        with state.open() as archive:
+            review(archive, [(record_a, record_b)], decision, reviewer=reviewer, reason=reason)
+        click.echo(f"{decision}ed: {record_a} and {record_b}")
+
+    decide.__doc__ = (f"{text}\n\n\b\nExample:\n  vigil casualties review {decision} 01J…:12"
+                      f' 01J…:40 --reviewer amal --reason "{reason_example}"')  # fmt: skip
+    review_.command(name=decision)(decide)
 
 
-@review_.command()
-@click.argument("record_a")
-@click.argument("record_b")
-@_who
-@_why
-@pass_state
-def reject(state: State, record_a: str, record_b: str, reviewer: str, reason: str) -> None:
-    """Decide that two records name different people (they never join one person).
-
-    \b
-    Example:
-      vigil casualties review reject 01J…:12 01J…:41 --reviewer amal --reason "twins"
-    """
-    _decide(state, "reject", record_a, record_b, reviewer, reason)
+for _decision in _DECISIONS:
+    _decision_command(_decision)
 
 
 @review_.command(name="split")
