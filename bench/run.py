@@ -18,6 +18,7 @@ Usage:  .venv/bin/python bench/run.py
           Goal < 30 s.
 * capture `vigil capture --no-screenshot --no-enrich` of 1,000 local pages with their
           images, against `wget --warc-file -p` fetching the same. Goal <= 1.5x wget's time.
+          Also 300 pages from a server answering 50 ms late (as a distant one does).
 * record  four concurrent 720p live HLS streams (ffmpeg) recorded by one `vigil record` for
           5 minutes, streamlink beside it (bench/recording.py). Goals: 0 segments lost;
           median listed -> durable < 1 s; CPU < 50% of one core; bytes identical to
@@ -361,8 +362,9 @@ def bench_import(work: Path, messages: int = 10_000) -> None:
     shutil.rmtree(archive, ignore_errors=True)
 
 
-def _site(pages: int) -> Any:
-    """A local server: /p/N.html, each showing /img/N.png (20 kB), for the capture bench."""
+def _site(pages: int, latency: float = 0.0) -> Any:
+    """A local server: /p/N.html, each showing /img/N.png (20 kB), for the capture bench;
+    each response *latency* seconds late (as a distant server is)."""
     import http.server
     import threading
 
@@ -376,6 +378,8 @@ def _site(pages: int) -> Any:
             pass
 
         def do_GET(self) -> None:
+            if latency:
+                time.sleep(latency)
             kind, _, name = self.path.strip("/").partition("/")
             stem = name.split(".")[0]
             if kind not in ("p", "img") or not stem.isdigit() or int(stem) >= pages:
@@ -404,9 +408,9 @@ def _site(pages: int) -> Any:
     return server
 
 
-def bench_capture(work: Path, pages: int = 1000) -> None:
+def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
     """1,000 pages and their images: `vigil capture` vs `wget --warc-file -p` (goal <= 1.5x)."""
-    server = _site(pages)
+    server = _site(pages, latency)
     base = f"http://127.0.0.1:{server.server_port}"
     urls = [f"{base}/p/{n}.html" for n in range(pages)]
     (work / "urls.txt").write_text("\n".join(urls) + "\n")
@@ -450,7 +454,8 @@ def bench_capture(work: Path, pages: int = 1000) -> None:
     server.shutdown()
     wget_s, vigil_s = min(wget_times), min(vigil_times)
     _line(
-        f"capture of {pages:,} pages with their images",
+        f"capture of {pages:,} pages with their images"
+        + (f", server {latency * 1000:.0f} ms late" if latency else ""),
         f"{vigil_s:.1f} s",
         vigil_s / wget_s,
         f"wget --warc-file -p {wget_s:.1f} s",
@@ -544,6 +549,7 @@ def main() -> None:
         bench_verify(args.work, args.entries)
     if args.which in ("all", "capture"):
         bench_capture(args.work)
+        bench_capture(args.work, pages=300, latency=0.05)  # a distant server
     if args.which in ("all", "record"):
         bench_record(args.work, args.record_seconds)
     if args.which in ("all", "packages"):
