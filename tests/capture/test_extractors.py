@@ -7,7 +7,9 @@ variants, plus ordinary web pages no platform claims.
 
 from __future__ import annotations
 
+import json
 import random
+from pathlib import Path
 
 import pytest
 from yt_dlp.extractor import gen_extractor_classes
@@ -63,3 +65,22 @@ def test_same_answer_as_yt_dlp_scanning_every_extractor() -> None:
 )
 def test_required_text(pattern: str, required: object) -> None:
     assert required_text(pattern) == required
+
+
+def test_the_index_cache_is_rebuilt_when_damaged(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.capture import extractors
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    path = extractors._cache_path()
+    assert path.is_relative_to(tmp_path)
+    for damage in (None, b"{not json", b'{"keys": ["Youtube"], "texts": [null]}'):
+        if damage is not None:
+            path.write_bytes(damage)
+        extractors._index.cache_clear()
+        assert platform_extractor("https://www.youtube.com/watch?v=BaW_jenozKc") == "Youtube"
+        assert platform_extractor("https://example.org/statement") is None
+        cached = json.loads(path.read_text(encoding="utf-8"))  # written anew, whole
+        assert len(cached["keys"]) == len(cached["texts"]) > 1000
+    extractors._index.cache_clear()
