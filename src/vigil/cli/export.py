@@ -74,7 +74,9 @@ def export(
     if output.suffix != ".wacz":
         raise InputError(f"{output}: an evidence package is a .wacz file")
     if sum((bool(refs), everything, incident_ref is not None, query is not None)) != 1:
-        raise InputError("choose what to export: --items, --all, --incident or --query (one)")
+        raise InputError(
+            "choose what to export: --items, --all, --incident or --query (one of them)"
+        )
     with state.open() as archive:
         chosen = [i.id for i in archive.items()] if everything else list(refs)
         if incident_ref is not None:
