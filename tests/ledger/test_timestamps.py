@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography import x509
+from cryptography.x509 import ocsp
 from rfc3161_client import decode_timestamp_response
 from rfc3161_client._rust import parse_timestamp_request as decode_timestamp_request
 
@@ -19,6 +20,7 @@ from tests.conftest import FIXTURES, run_vigil
 from tests.ledger.localtsa import LocalTsa
 from vigil.archive import Archive
 from vigil.errors import TimestampError
+from vigil.events import rfc3339
 from vigil.ledger.stamping import timestamp_checkpoint
 from vigil.ledger.timestamps import load_certificates, request_timestamp, verify_timestamp
 
@@ -234,3 +236,90 @@ def test_cli_timestamp(tmp_path: Path, tsa: LocalTsa) -> None:
     assert verified["ok"] and verified["timestamps"] == 1
     bad = run_vigil("timestamp", "--tsa", tsa.url, archive_path=archive_path)
     assert bad.returncode == 1 and "unable to get local issuer certificate" in bad.stderr
+
+
+# -- OCSP: OpenSSL's own responder answers on the TSA certificate -------------------------
+
+
+def stamp_answer(archive: Archive, tsa: LocalTsa) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Timestamp the archive with *tsa*; (the event, its one OCSP entry)."""
+    done, problems = timestamp_checkpoint(archive, [tsa.url], chains={tsa.url: [tsa.root]})
+    assert len(done) == 1 and problems == []
+    event = done[0].event
+    answers = [r for r in event["revocation"] if r["kind"] == "ocsp"]
+    assert len(answers) == 1 and answers[0]["url"] == tsa.ocsp_url
+    assert answers[0]["serial"] == str(tsa.certificate.serial_number)
+    return event, answers[0]
+
+
+def test_a_good_ocsp_answer_is_stored_with_what_it_says(archive: Archive, tsa: LocalTsa) -> None:
+    event, answer = stamp_answer(archive, tsa)
+    assert [r["kind"] for r in event["revocation"]] == ["crl", "ocsp"]
+    blob = archive.blobs.path(answer["sha256"])
+    response = ocsp.load_der_ocsp_response(blob.read_bytes())
+    assert answer["size"] == blob.stat().st_size
+    assert response.response_status == ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert response.serial_number == tsa.certificate.serial_number
+    assert response.certificate_status == ocsp.OCSPCertStatus.GOOD
+    assert answer["response_status"] == "successful" and answer["cert_status"] == "good"
+    assert answer["this_update"] == rfc3339(response.this_update_utc)
+    assert response.next_update_utc is not None  # the responder runs with -ndays 1
+    assert answer["next_update"] == rfc3339(response.next_update_utc)
+    assert answer["signature_verified"] is True
+    assert answer["signed_by"] == tsa.responder.subject.rfc4514_string()
+    # A third party's tool agrees: OpenSSL verifies the stored response and reads "good".
+    openssl = subprocess.run(
+        ["openssl", "ocsp", "-respin", str(blob), "-CAfile", str(tsa.folder / "root.pem"),
+         "-issuer", str(tsa.folder / "root.pem"), "-cert", str(tsa.folder / "tsa.pem")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert openssl.returncode == 0 and "Response verify OK" in openssl.stderr, openssl.stderr
+    assert "tsa.pem: good" in openssl.stdout
+    # `vigil verify` counts the response among the timestamp's blobs, and misses it when gone.
+    report = archive.verify()
+    assert report.ok and report.timestamps == 1, report.findings
+    assert not [f for f in report.findings if answer["sha256"] in f.subject]
+    blob.unlink()
+    missing = [f.message for f in archive.verify().errors]
+    assert any(f"blob {answer['sha256']} is missing" in m for m in missing), missing
+
+
+@pytest.mark.parametrize(
+    ("signer", "verified", "said"),
+    [
+        ("ca", True, "CN=Vigil Test Root CA"),  # the issuer itself, named by key hash
+        ("no-eku", False, "lacks extended key usage id-kp-OCSPSigning"),
+    ],
+)
+def test_who_may_sign_an_ocsp_answer(
+    archive: Archive, signer: str, verified: bool, said: str
+) -> None:
+    with LocalTsa(ocsp=signer) as tsa:
+        _, answer = stamp_answer(archive, tsa)
+    assert answer["cert_status"] == "good" and "sha256" in answer
+    assert answer["signature_verified"] is verified
+    assert said in answer["signed_by" if verified else "signature_problem"]
+
+
+def test_a_revoked_tsa_certificate_is_recorded_revoked(archive: Archive) -> None:
+    with LocalTsa(revoked=True) as tsa:
+        event, answer = stamp_answer(archive, tsa)
+    assert answer["cert_status"] == "revoked" and answer["signature_verified"] is True
+    assert answer["revocation_reason"] == "key_compromise" and answer["revocation_time"]
+    response = ocsp.load_der_ocsp_response(archive.blobs.path(answer["sha256"]).read_bytes())
+    assert response.certificate_status == ocsp.OCSPCertStatus.REVOKED
+    # Revocation data is evidence beside the token, not a condition: the stamp is logged.
+    assert event["stamp"]["signer"] == tsa.certificate.subject.rfc4514_string()
+    assert archive.verify().ok
+
+
+def test_a_dead_ocsp_responder_is_recorded_and_the_timestamp_still_logged(
+    archive: Archive,
+) -> None:
+    with LocalTsa(ocsp="dead") as tsa:
+        event, answer = stamp_answer(archive, tsa)
+    assert "sha256" not in answer and "cert_status" not in answer
+    assert answer["error"].startswith("ConnectionError") and "refused" in answer["error"]
+    assert event["revocation"][0]["kind"] == "crl" and "sha256" in event["revocation"][0]
+    report = archive.verify()
+    assert report.ok and report.timestamps == 1, report.findings
