@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import click
@@ -77,3 +78,53 @@ def sealed(state: State, as_json: bool) -> None:
         last = entry["decisions"][-1]
         click.echo(f"  {entry['id']}  {entry['name']}  sealed {last['at']} by {last['user']}:"
                    f" {last['reason']}")  # fmt: skip
+
+
+@cli.command()
+@click.argument("ref")
+@click.option(
+    "--box",
+    "boxes",
+    multiple=True,
+    metavar="X,Y,W,H",
+    help="Also blur this rectangle (pixels of the upright image); repeatable.",
+)
+@click.option("--no-detect", is_flag=True, help="Blur only the --box rectangles.")
+@click.option("--reason", help="Why (kept in the ledger), e.g. who reviewed the copy.")
+@click.option("--json", "as_json", is_flag=True, help="The redacted copy, as JSON.")
+@pass_state
+def redact(
+    state: State, ref: str, boxes: tuple[str, ...], no_detect: bool, reason: str | None,
+    as_json: bool,
+) -> None:  # fmt: skip
+    """Make the public copy of an image, video, audio file or WARC: faces blurred
+    (detected, plus any --box), metadata stripped. The original is untouched; the copy
+    is a logged derivative, and public packages (export --public) hold it instead. A
+    newer copy replaces an older one in later packages.
+
+    \b
+    Example:
+      vigil redact 01JF3Q8 --box 410,96,120,150 --reason "reviewed: a child at the back"
+    """
+    from vigil.export.package import is_warc
+    from vigil.export.public import redact_item
+    from vigil.redact import Box
+
+    chosen = [Box.parse(text) for text in boxes]
+    with state.open() as archive:
+        target = archive.item(ref)
+        copy = redact_item(archive, target.id, chosen, detect=not no_detect, reason=reason,
+                           is_warc=is_warc(archive, target))  # fmt: skip
+        [(_, added)] = archive.index.item_events(copy.id)[:1]
+    result = json.loads(added)["result"]
+    if as_json:
+        emit_json({**copy.brief(), "of": target.id, "result": result})
+        return
+    faces = len(result.get("faces", [])) or result.get("frames_with_faces", 0)
+    click.echo(f"{copy.id}  {copy.name}  ({copy.media_type}): redacted copy of {target.id}")
+    if "redacted" in result:
+        click.echo(f"  {len(result['redacted'])} media record(s) redacted in the WARC")
+    elif result.get("detected"):
+        click.echo(f"  faces detected: {faces}; boxes given: {len(chosen)}")
+    else:
+        click.echo(f"  no detection; boxes given: {len(chosen)}")

@@ -30,8 +30,9 @@ MAX_QUERY_ITEMS = 10_000
 @click.option(
     "--public",
     is_flag=True,
-    help="Leave out sealed items, identifying metadata (paths, operators, hosts) and the "
-    "ledger entries that carry them.",
+    help="For the public: redacted copies of images, videos, audio and WARCs (vigil redact; "
+    "made now where missing), no sealed items, no files that cannot be cleaned (PDF, office), "
+    "no identifying metadata (paths, operators, hosts) nor the ledger entries that carry it.",
 )
 @click.option(
     "--include-sealed",

@@ -167,7 +167,9 @@ class Runner:
             finished = (
                 set() if derivation.name in (redo or set()) else self._finished(derivation, tool)
             )
-            for item in self.archive.items():
+            for item in self.archive.items():  # redacted copies: made to be shown, not studied
+                if item.kind == "redacted":
+                    continue
                 if item.id not in finished and derivation.applies(item):
                     yield derivation, tool, item
 

@@ -49,6 +49,7 @@ from vigil.access import log_reads, withheld
 from vigil.db.index import ItemRow
 from vigil.db.schema import events
 from vigil.errors import InputError
+from vigil.export.public import REDACTED, public_copy
 from vigil.export.report import PdfJob, render_report
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
 from vigil.ledger.stamping import CHECKPOINT_TIMESTAMPED
@@ -57,7 +58,7 @@ from vigil.ledger.tlogproof import TlogProof
 if TYPE_CHECKING:
     from vigil.archive import Archive
 
-__all__ = ["ExportResult", "export_package"]
+__all__ = ["ExportResult", "export_package", "is_warc"]
 
 WACZ_VERSION = "1.1.1"
 WARC_TYPES = ("application/warc", "application/x-gzip", "application/gzip")
@@ -98,7 +99,7 @@ def _select(archive: Archive, refs: list[str]) -> list[ItemRow]:
     return sorted(chosen.values(), key=lambda r: r.added_index)
 
 
-def _is_warc(archive: Archive, row: ItemRow) -> bool:
+def is_warc(archive: Archive, row: ItemRow) -> bool:
     if row.kind == "warc":
         return True
     with archive.blobs.open(row.sha256) as f:
@@ -163,7 +164,7 @@ class _Plan:
     archive: Archive
     rows: list[ItemRow]
     described: list[dict[str, Any]]
-    warcs: list[ItemRow]
+    warcs: list[tuple[str, str]]  # (item id, SHA-256 of the WARC the package holds)
     checkpoint: Checkpoint
     note: str
     stamps: list[tuple[int, dict[str, Any]]]
@@ -211,11 +212,17 @@ def export_package(
     checkpoint, note = _checkpoint_for(
         archive, rows, {d["checkpoint"]["size"] for _, d in all_stamps}
     )
-    warcs = [r for r in rows if _is_warc(archive, r)]
-    described = [_describe(archive, row, row in warcs, public) for row in rows]
+    warcs = [r for r in rows if is_warc(archive, r)]
+    copies = {r.id: r for r in rows}  # original -> what the package holds for it
+    if public:  # redacted copies in place of media; what has none is left out (invariant 6)
+        copies, rows = _public_copies(archive, rows, warcs, result)
+        warcs = [r for r in warcs if r in rows]
+    described = [_describe(archive, row, copies[row.id], row in warcs, public) for row in rows]
     stamps = [(i, d) for i, d in all_stamps if d["checkpoint"]["size"] == checkpoint.size]
     report = render_report(archive.origin, described, checkpoint.size, len(stamps))
-    plan = _Plan(archive, rows, described, warcs, checkpoint, note, stamps, report, public, title)
+    warc_files = [(w.id, copies[w.id].sha256) for w in warcs]
+    plan = _Plan(archive, rows, described, warc_files, checkpoint, note, stamps, report, public,
+                 title)  # fmt: skip
     result.checkpoint_size, result.timestamps = checkpoint.size, len(stamps)
     tmp = out.with_name(f".{out.name}.partial")
     with tempfile.TemporaryDirectory(prefix="vigil-export-") as scratch:
@@ -243,8 +250,8 @@ def _write_evidence(writer: _Writer, plan: _Plan) -> int:
     """Originals, indexes, item descriptions, proofs, checkpoint, key, timestamps, report;
     returns how many ledger entries were proven."""
     archive, size = plan.archive, plan.checkpoint.size
-    for row, description in zip(plan.rows, plan.described, strict=True):
-        writer.add_blob(description["file"], archive, row.sha256)
+    for description in plan.described:
+        writer.add_blob(description["file"], archive, description["exported"]["sha256"])
     writer.add("indexes/index.cdx", _cdxj(archive, plan.warcs))
     writer.add("pages/pages.jsonl", _pages(plan.rows, plan.title))
     proven = 0
@@ -297,13 +304,41 @@ def _checkpoint_for(
     return archive.checkpoint()
 
 
-def _describe(archive: Archive, row: ItemRow, is_warc: bool, public: bool) -> dict[str, Any]:
+def _public_copies(
+    archive: Archive, rows: list[ItemRow], warcs: list[ItemRow], result: ExportResult
+) -> tuple[dict[str, ItemRow], list[ItemRow]]:
+    """For a public package: each original's public copy, and the originals kept."""
+    copies: dict[str, ItemRow] = {}
+    for row in rows:
+        if row.kind == REDACTED:  # it stands in for its original: not a second entry
+            continue
+        copy, why = public_copy(archive, row, row in warcs)
+        if copy is None:
+            result.left_out.append(row.id)
+            result.why_left_out[row.id] = why
+        else:
+            copies[row.id] = copy
+    kept = [r for r in rows if r.id in copies]
+    if not kept:
+        raise InputError("nothing to export: no item chosen has a public copy")
+    return copies, kept
+
+
+def _describe(
+    archive: Archive, row: ItemRow, copy: ItemRow, is_warc: bool, public: bool
+) -> dict[str, Any]:
     custody = archive.index.item_events(row.id)
     description = {
         **row.as_json(),
-        "file": f"archive/{row.id}.warc.gz" if is_warc else f"files/{row.id}.{_suffix(row)}",
+        "file": f"archive/{row.id}.warc.gz" if is_warc else f"files/{row.id}.{_suffix(copy)}",
+        "exported": {"sha256": copy.sha256, "size": copy.size, "media_type": copy.media_type},
         "custody": [{"entry": i, "event": json.loads(e)} for i, e in custody],
     }
+    if copy.id != row.id:  # a redacted copy: which, made how, what it covers
+        [(_, added)] = archive.index.item_events(copy.id)[:1]
+        event = json.loads(added)
+        description["redacted"] = {"item": copy.id, "tool": event.get("tool"),
+                                   "result": event.get("result", {})}  # fmt: skip
     return _public_view(description) if public else description
 
 
@@ -357,12 +392,12 @@ def _write_timestamps(writer: _Writer, archive: Archive, stamps: list[tuple[int,
         writer.add(f"timestamps/{idx}.event", _json(data))
 
 
-def _cdxj(archive: Archive, warcs: list[ItemRow]) -> bytes:
+def _cdxj(archive: Archive, warcs: list[tuple[str, str]]) -> bytes:
     lines: list[str] = []
-    for row in warcs:
+    for item_id, sha256 in warcs:
         out = io.StringIO()
-        path = archive.blobs.path(row.sha256)
-        CDXJIndexer(output=out, inputs=[str(path)], filename=f"{row.id}.warc.gz").process_all()
+        path = archive.blobs.path(sha256)
+        CDXJIndexer(output=out, inputs=[str(path)], filename=f"{item_id}.warc.gz").process_all()
         lines += [line for line in out.getvalue().splitlines() if line and not line.startswith("!")]
     return ("\n".join(sorted(lines)) + "\n").encode() if lines else b""
 

@@ -1,0 +1,261 @@
+"""Redacted public copies (design invariant 6): faces blurred, metadata stripped, for real.
+
+The face photo is a real one from the X archive fixture (two men, faces at known places);
+the video is made from it by ffmpeg, with tags that a public copy must not keep."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from tests.conftest import FIXTURES, db_url, run_vigil
+from vigil.archive import Archive
+from vigil.errors import InputError
+from vigil.export.package import export_package
+from vigil.export.public import redaction_of
+from vigil.export.verify import verify_package
+from vigil.export.warcredact import redact_warc
+from vigil.redact import Box, redact_file
+
+PHOTO = (FIXTURES / "social" / "twitter-archive-milahu104" / "data" / "deleted_tweets_media"
+         / "2027737443122769985-HCP4VPIWkAADmOs.jpg")  # fmt: skip
+FACES = [Box(315, 61, 132, 194), Box(923, 128, 123, 156)]  # the two men (1200 x 800)
+CALM = Box(20, 560, 200, 200)  # the desk, far from any face
+
+
+def sharpness(pixels: np.ndarray, box: Box) -> float:
+    """Variance of horizontal differences inside *box*: high for detail, near 0 if blurred."""
+    region = pixels[box.y : box.y + box.h, box.x : box.x + box.w].astype(float).mean(axis=2)
+    return float(np.diff(region, axis=1).var())
+
+
+def pixels_of(path: Path | bytes) -> np.ndarray:
+    with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as image:
+        return np.array(image.convert("RGB"))
+
+
+@pytest.fixture
+def tagged_photo(tmp_path: Path) -> Path:
+    """The photo with GPS, a camera owner and a comment in its EXIF, and XMP."""
+    with Image.open(PHOTO) as image:
+        exif = image.getexif()
+        exif[0x013B] = "Witness Name"  # Artist
+        exif[0x010F] = "PhoneMaker"
+        gps = exif.get_ifd(0x8825)
+        gps.update({1: "N", 2: (36.0, 12.0, 0.0), 3: "E", 4: (37.0, 9.0, 0.0)})
+        out = tmp_path / "witness.jpg"
+        image.save(out, exif=exif, xmp=b"<x:xmpmeta>Witness Name, Aleppo</x:xmpmeta>")
+    assert b"Witness Name" in out.read_bytes()
+    return out
+
+
+def test_faces_are_blurred_and_the_metadata_is_gone(tagged_photo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "public.jpg"
+    done = redact_file(tagged_photo, out, "image/jpeg", [])
+    assert done["media_type"] == "image/jpeg" and done["detected"]
+    found = [Box(*b) for b in done["faces"]]
+    for face in FACES:  # each real face lies inside a detected box
+        cx, cy = face.x + face.w // 2, face.y + face.h // 2
+        assert any(b.x <= cx <= b.x + b.w and b.y <= cy <= b.y + b.h for b in found), found
+    data = out.read_bytes()
+    assert b"Witness Name" not in data and b"PhoneMaker" not in data and b"xmpmeta" not in data
+    with Image.open(out) as image:
+        assert not image.getexif() and "icc_profile" not in image.info
+    before, after = pixels_of(tagged_photo), pixels_of(out)
+    for face in FACES:
+        assert sharpness(after, face) < 0.1 * sharpness(before, face)
+    calm_change = np.abs(before.astype(int) - after.astype(int))[CALM.y : CALM.y + CALM.h,
+                                                                  CALM.x : CALM.x + CALM.w]  # fmt: skip
+    assert calm_change.mean() < 3  # the rest is the same picture (JPEG noise only)
+
+
+def test_given_boxes_alone_and_a_turned_photo(tmp_path: Path) -> None:
+    """--no-detect blurs just the boxes; an EXIF-rotated photo is redacted upright."""
+    out = tmp_path / "boxed.png"
+    src = tmp_path / "photo.png"
+    Image.open(PHOTO).save(src)
+    done = redact_file(src, out, "image/png", [CALM], detect=False)
+    assert done == {"media_type": "image/png", "size": [1200, 800], "faces": [],
+                    "boxes": [CALM.as_json()], "detected": False}  # fmt: skip
+    before, after = pixels_of(src), pixels_of(out)
+    assert sharpness(after, CALM) < 0.1 * sharpness(before, CALM)
+    assert np.array_equal(before[:, 300:], after[:, 300:])  # untouched outside the box
+    turned = tmp_path / "turned.jpg"
+    with Image.open(PHOTO) as image:  # stored on its side; EXIF: turn 90° clockwise to show
+        exif = image.getexif()
+        exif[0x0112] = 6
+        image.transpose(Image.Transpose.ROTATE_90).save(turned, exif=exif)
+    done = redact_file(turned, tmp_path / "upright.jpg", "image/jpeg", [])
+    assert done["size"] == [1200, 800] and len(done["faces"]) >= 2  # found the right way up
+
+
+def test_bad_input_is_named(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(PHOTO.read_bytes()[:300])
+    with pytest.raises(InputError, match=r"broken\.jpg: cannot read the image"):
+        redact_file(broken, tmp_path / "x.jpg", "image/jpeg", [])
+    assert not (tmp_path / "x.jpg").exists()
+    for text in ("1,2,3", "a,b,c,d", "1,2,0,5", "-1,0,5,5"):
+        with pytest.raises(InputError, match="box"):
+            Box.parse(text)
+    with pytest.raises(InputError, match="no redacted copy can be made of application/pdf"):
+        redact_file(broken, tmp_path / "x.pdf", "application/pdf", [])
+
+
+def test_a_wrong_face_model_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tagged_photo: Path
+) -> None:
+    fake = tmp_path / "centerface.onnx"
+    fake.write_bytes(b"not the model")
+    monkeypatch.setenv("VIGIL_FACE_MODEL", str(fake))
+    with pytest.raises(InputError, match="not the CenterFace model"):
+        redact_file(tagged_photo, tmp_path / "o.jpg", "image/jpeg", [])
+    monkeypatch.setenv("VIGIL_FACE_MODEL", str(tmp_path / "missing.onnx"))
+    with pytest.raises(InputError, match="scripts/setup"):
+        redact_file(tagged_photo, tmp_path / "o.jpg", "image/jpeg", [])
+
+
+def tagged_video(tmp_path: Path) -> Path:
+    """Two seconds of the photo panning, with a tone, a location and a title."""
+    out = tmp_path / "clip.mp4"
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", "10", "-i", str(PHOTO),
+         "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-t", "2",
+         "-vf", "scale=600:400,crop=560:400:'t*20':0", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-metadata", "title=Witness Name", "-metadata",
+         "location=+36.2021+037.1343/", "-shortest", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def probe(path: Path) -> dict[str, object]:
+    done = subprocess.run(
+        ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return dict(json.loads(done.stdout))
+
+
+def test_a_video_is_blurred_on_every_frame_and_loses_its_tags(tmp_path: Path) -> None:
+    clip = tagged_video(tmp_path)
+    assert "Witness Name" in json.dumps(probe(clip))
+    out = tmp_path / "public.mp4"
+    done = redact_file(clip, out, "video/mp4", [])
+    assert done["frames"] == 20 and done["frames_with_faces"] == 20
+    info = json.dumps(probe(out))
+    assert "Witness Name" not in info and "+36.2021" not in info
+    assert '"codec_type": "audio"' in info  # the sound stays
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name, video in (("a", clip), ("b", out)):
+        subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vf", "select=eq(n\\,13)",
+                        "-frames:v", "1", str(frames / f"{name}.png")], check=True)  # fmt: skip
+    # Frame 13 is not a detection frame (every 5th is): the boxes of frames 10 and 15
+    # cover it. The left man's face (FACES[0] at half size, the crop 26 px to the right).
+    face = Box(315 // 2 - 26, 61 // 2, 132 // 2, 194 // 2)
+    assert sharpness(pixels_of(frames / "b.png"), face) < 0.2 * sharpness(
+        pixels_of(frames / "a.png"), face
+    )
+
+
+def face_warc(path: Path, photo: Path) -> None:
+    """A WARC with an HTML page and the tagged photo, as a capture would have written it."""
+    with path.open("wb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        for uri, media_type, body in (
+            ("https://example.org/post", "text/html", b"<html><img src=/p.jpg></html>"),
+            ("https://example.org/p.jpg", "image/jpeg", photo.read_bytes()),
+            ("https://example.org/list.pdf", "application/pdf", b"%PDF-1.4 (Witness Name)"),
+        ):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", media_type),
+                                                  ("Content-Length", str(len(body)))],
+                                       protocol="HTTP/1.1")  # fmt: skip
+            writer.write_record(writer.create_warc_record(
+                uri, "response", payload=io.BytesIO(body), length=len(body),
+                http_headers=headers))  # fmt: skip
+
+
+def test_a_warc_gets_its_images_redacted_and_keeps_the_rest(
+    tmp_path: Path, tagged_photo: Path
+) -> None:
+    src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
+    face_warc(src, tagged_photo)
+    done = redact_warc(src, dst)
+    assert [r["uri"] for r in done["redacted"]] == ["https://example.org/p.jpg"]
+    assert done["redacted"][0]["faces"] >= 2
+    assert done["left_out"] == [{"uri": "https://example.org/list.pdf",
+                                 "why": "no public copy of application/pdf"}]  # fmt: skip
+    with src.open("rb") as f:
+        originals = {r.rec_headers.get_header("WARC-Record-ID"): r.content_stream().read()
+                     for r in ArchiveIterator(f)}  # fmt: skip
+    with dst.open("rb") as f:
+        records = list(ArchiveIterator(f, check_digests=True))  # digests recomputed: no error
+    with dst.open("rb") as f:
+        bodies = [(r.rec_headers, r.http_headers, r.content_stream().read())
+                  for r in ArchiveIterator(f, check_digests="raise")]  # fmt: skip
+    assert len(records) == 2
+    page, photo = bodies
+    assert page[2] == originals[page[0].get_header("WARC-Record-ID")]  # copied as it was
+    assert photo[0].get_header("WARC-Vigil-Redacted-From") in originals
+    assert b"Witness Name" not in photo[2] and b"Witness Name" not in dst.read_bytes()
+    assert photo[1].get_header("Content-Length") == str(len(photo[2]))
+    with Image.open(io.BytesIO(photo[2])) as image:
+        assert image.size == (1200, 800) and not image.getexif()
+
+
+def test_a_public_package_holds_redacted_copies_only(
+    archive: Archive, tmp_path: Path, tagged_photo: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "statement.txt").write_text("If we all die, remember us.\n")
+    (folder / "witness.jpg").write_bytes(tagged_photo.read_bytes())
+    (folder / "report.pdf").write_bytes(
+        b"%PDF-1.4\n1 0 obj<</Author(Witness Name)>>endobj\n%%EOF\n"
+    )
+    face_warc(folder / "capture.warc.gz", tagged_photo)
+    archive.add_paths([folder])
+    by_name = {r.name.rsplit("/", 1)[-1]: r for r in archive.items()}
+    photo = by_name["witness.jpg"]
+    # A reviewer's copy, with a box the detector could not know about (the desk).
+    result = run_vigil("redact", photo.id, "--box", "20,560,200,200", "--reason", "reviewed",
+                       "--json", archive_path=archive.root, database_url=db_url(archive),
+                       check=True)  # fmt: skip
+    made = json.loads(result.stdout)
+    assert made["of"] == photo.id and made["result"]["boxes"] == [[20, 560, 200, 200]]
+    refs = [r.id for r in by_name.values()]
+    package = tmp_path / "public.wacz"
+    reopened = Archive.open(archive.root, database_url=db_url(archive))
+    exported = export_package(reopened, refs, package, public=True)
+    pdf = by_name["report.pdf"].id
+    assert exported.left_out == [pdf] and "application/pdf" in exported.why_left_out[pdf]
+    warc = by_name["capture.warc.gz"]
+    made_now = redaction_of(reopened, warc.id)  # the WARC had none: made and logged now
+    assert made_now is not None and made_now.kind == "redacted"
+    with zipfile.ZipFile(package) as zf:
+        everything = b"".join(zf.read(n) for n in zf.namelist())
+        held = zf.read(f"files/{photo.id}.jpg")
+        described = json.loads(zf.read(f"items/{photo.id}.item"))
+    assert b"Witness Name" not in everything and b"PhoneMaker" not in everything
+    assert held == reopened.blobs.path(made["sha256"]).read_bytes()  # the reviewer's copy
+    assert described["sha256"] == photo.sha256 and described["redacted"]["item"] == made["id"]
+    problems, _ = verify_package(package, reopened.verifier.vkey)
+    assert problems == []
+    private = tmp_path / "court.wacz"
+    export_package(reopened, [photo.id], private)
+    with zipfile.ZipFile(private) as zf:
+        assert zf.read(f"files/{photo.id}.jpg") == tagged_photo.read_bytes()  # the original
+    copies = [c.id for c in reopened.index.children(photo.id) if c.kind == "redacted"]
+    assert copies == [made["id"]]  # the reviewer's copy was used, not a new one made
+    reopened.close()
