@@ -1,10 +1,14 @@
-"""`vigil incident …`: incidents and the evidence tied to them."""
+"""`vigil incident …`, `vigil finding`, `vigil findings`: incidents, the evidence tied to
+them, and what verification found."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import click
 
 from vigil.cli.main import State, cli, emit_json, pass_state
+from vigil.findings import ASPECTS, RESULTS, findings, record_finding, summary
 from vigil.incidents import add_incident, incident, incidents, tie
 
 
@@ -130,3 +134,74 @@ def show(state: State, incident_ref: str, as_json: bool) -> None:
             click.echo(f"  {key}: {found.description[key]}")
     for row in rows:
         click.echo(f"  {row.kind:8} {row.id}  {row.sha256[:16]}  {row.url or row.name}")
+
+
+@cli.command()
+@click.argument("ref")
+@click.option("--aspect", type=click.Choice(ASPECTS), required=True,
+              help="What was checked (Berkeley Protocol: technical, source and content "
+              "analysis; location and time are parts of content).")  # fmt: skip
+@click.option("--result", type=click.Choice(RESULTS), required=True,
+              help="What the check found about the item's claim.")  # fmt: skip
+@click.option("--method", required=True, help="What was done, so another analyst can repeat it.")
+@click.option(
+    "--value", help='What was established, e.g. "36.2021,37.1343" or "2016-12-12 ~15:00".'
+)
+@click.option(
+    "--evidence",
+    multiple=True,
+    metavar="ITEM",
+    help="Another item the finding relies on (e.g. a satellite image); repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="The finding as logged, as JSON.")
+@pass_state
+def finding(
+    state: State, ref: str, aspect: str, result: str, method: str, value: str | None,
+    evidence: tuple[str, ...], as_json: bool,
+) -> None:  # fmt: skip
+    """Record a verification finding about an item (a ledger event: never edited; a
+    later finding on the same aspect supersedes it in the summary). Packages carry the
+    findings of their items in custody and in the report.
+
+    \b
+    Example:
+      vigil finding 01JF3Q8 --aspect location --result confirmed --value "36.2021,37.1343" \\
+        --method "minaret and water tower matched to Maxar imagery of 2016-11-30" --evidence 01JF9Z1
+    """
+    with state.open() as archive:
+        logged = record_finding(archive, ref, aspect=aspect, result=result, method=method,
+                                value=value, evidence=evidence)  # fmt: skip
+    if as_json:
+        emit_json(logged)
+    else:
+        click.echo(f"entry {logged['entry']}: {logged['item']} {aspect} {result}")
+
+
+@cli.command(name="findings")
+@click.argument("ref", required=False)
+@click.option("--json", "as_json", is_flag=True, help="The findings, oldest first, as JSON.")
+@pass_state
+def findings_command(state: State, ref: str | None, as_json: bool) -> None:
+    """List verification findings (of one item, or of all), with a summary per item.
+
+    \b
+    Example:
+      vigil findings 01JF3Q8
+    """
+    with state.open() as archive:
+        found = findings(archive, ref)
+    if as_json:
+        emit_json(found)
+        return
+    by_item: dict[str, list[dict[str, Any]]] = {}
+    for each in found:
+        by_item.setdefault(each["item"], []).append(each)
+    click.echo(f"{len(found)} finding(s) about {len(by_item)} item(s)")
+    for item_id, theirs in by_item.items():
+        latest = ", ".join(f"{a}: {r}" for a, r in summary(theirs).items())
+        click.echo(f"{item_id}  {latest}")
+        for each in theirs:
+            who = each.get("actor", {}).get("user", "?")
+            shown = f" = {each['value']}" if each.get("value") else ""
+            click.echo(f"  entry {each['entry']} {each['at']} {who}: {each['aspect']} "
+                       f"{each['result']}{shown}: {each['method']}")  # fmt: skip

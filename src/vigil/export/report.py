@@ -61,6 +61,24 @@ def _item(item: dict[str, Any]) -> str:
         lines.append("claims (as the item or its platform states them; not verified by us):")
         lines += [f"  {key}: {json.dumps(value, ensure_ascii=False)}"
                   for key, value in item["claimed"].items()]  # fmt: skip
+    found = [s for s in custody if s["event"].get("type") == "finding.recorded"]
+    if found:
+        lines.append("verification findings (Berkeley Protocol; the latest per aspect counts):")
+        for step in found:
+            event = step["event"]
+            value = f" = {event['value']}" if event.get("value") else ""
+            relied = ", ".join(e["item"] for e in event.get("evidence", []))
+            lines.append(
+                f"  entry {step['entry']}: {event.get('at')} {event.get('aspect')}"
+                f" {str(event.get('result')).upper()}{value}, by"
+                f" {event.get('actor', {}).get('user')}: {event.get('method')}"
+                + (f" (relying on {relied})" if relied else "")
+            )
+    elif custody:
+        lines.append("verification findings: none recorded")
+    if item.get("redacted"):
+        copy = item["redacted"]
+        lines.append(f"public copy: redacted item {copy.get('item')} by {copy.get('tool')}")
     if custody:
         lines.append("custody (each entry proven in proofs/):")
         for step in custody:
