@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
@@ -13,6 +15,7 @@ from warcio.archiveiterator import ArchiveIterator
 from tests.capture.webserver import MP4, PAGE, PDF, PNG, self_signed, serve
 from tests.conftest import run_vigil
 from vigil.archive import Archive
+from vigil.capture import webpool
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.web import WebCapturer
 from vigil.errors import CaptureError
@@ -245,17 +248,29 @@ def test_capture_succeeds_without_chromium_and_says_so(
     assert any("no screenshot: chromium is not installed" in p for p in result.problems)
 
 
+@pytest.mark.parametrize("processes", [1, 2], ids=["threads", "processes"])
 def test_many_urls_fetched_at_once_keep_their_order_and_guarantees(
-    archive: Archive, site: str
+    archive: Archive, site: str, processes: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """On threads, or in worker processes (from 2 chunks of URLs on: 5 rounds of 7)."""
+    pooled: list[int] = []
+    original = webpool.capture_in_processes
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        pooled.append(kwargs["processes"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(webpool, "capture_in_processes", spy)
     urls = [f"{site}/page.html", "ftp://example.org/x", f"{site}/gone", f"{site}/latin1.html",
             "http://127.0.0.1:9/refused", f"{site}/redirect", f"{site}/gzip.html"]  # fmt: skip
+    urls *= 1 if processes == 1 else 5
     capturer = WebCapturer(archive, FetchOptions(connect_timeout=2), screenshot=False)
     before = archive.log.size
-    outcomes = list(capturer.capture_many(urls, workers=3, group=2))
+    outcomes = list(capturer.capture_many(urls, workers=3, group=2, processes=processes))
+    assert pooled == ([] if processes == 1 else [processes])
     assert [u for u, _ in outcomes] == urls  # in the order given, whatever finished first
     failed = [u for u, o in outcomes if isinstance(o, CaptureError)]
-    assert failed == ["ftp://example.org/x", "http://127.0.0.1:9/refused"]
+    assert failed == ["ftp://example.org/x", "http://127.0.0.1:9/refused"] * (len(urls) // 7)
     results = [o for _u, o in outcomes if not isinstance(o, CaptureError)]
     assert all(r.items[0].kind == "warc" for r in results)
     assert results[0].items[1].url == f"{site}/page.html"
@@ -266,3 +281,31 @@ def test_many_urls_fetched_at_once_keep_their_order_and_guarantees(
     assert not list(archive.blobs.tmp.iterdir())  # no temporary WARC left behind
     archive.checkpoint()
     assert verify_archive(archive.root).ok
+
+
+def test_the_environment_is_read_only_when_it_can_matter(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Proxies, CA bundles and ~/.netrc are honoured when set; else requests skips its
+    per-request lookups (same result, less CPU)."""
+    from vigil.capture.fetch import polite_session
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for name in list(os.environ):
+        if name.lower().endswith("_proxy") or name.lower() in (
+            "requests_ca_bundle",
+            "curl_ca_bundle",
+            "netrc",
+        ):
+            monkeypatch.delenv(name)  # fmt: skip
+    assert polite_session(FetchOptions()).trust_env is False
+    for name, value in (
+        ("HTTPS_PROXY", "http://127.0.0.1:3128"),
+        ("no_proxy", "*"),
+        ("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"),
+    ):
+        with monkeypatch.context() as env:
+            env.setenv(name, value)
+            assert polite_session(FetchOptions()).trust_env is True, name
+    (tmp_path / ".netrc").write_text("machine example.org login a password b\n")
+    assert polite_session(FetchOptions()).trust_env is True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,10 +84,24 @@ def polite_session(options: FetchOptions) -> requests.Session:
         respect_retry_after_header=True,
     )
     session = requests.Session()
+    session.trust_env = _environment_matters()
     session.mount("http://", HTTPAdapter(max_retries=retry))
     session.mount("https://", HTTPAdapter(max_retries=retry))
     session.headers["User-Agent"] = options.user_agent
     return session
+
+
+_ENVIRONMENT = ("requests_ca_bundle", "curl_ca_bundle", "netrc")
+
+
+def _environment_matters() -> bool:
+    """Whether requests' reading of the environment (proxies, CA bundles, ~/.netrc) can
+    change a request here. When nothing is set, skipping it is the same, and saves the
+    proxy lookups requests repeats for every request (about 1.5 ms a page)."""
+    names = {name.lower() for name in os.environ}
+    if any(name.endswith("_proxy") for name in names) or names & set(_ENVIRONMENT):
+        return True
+    return (Path.home() / ".netrc").exists() or (Path.home() / "_netrc").exists()
 
 
 class WarcSession:

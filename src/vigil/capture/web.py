@@ -144,33 +144,51 @@ class WebCapturer:
         return result
 
     def capture_many(
-        self, urls: Iterable[str], *, workers: int = 4, group: int = 64
+        self, urls: Iterable[str], *, workers: int = 4, group: int = 64, processes: int = 1
     ) -> Iterator[tuple[str, CaptureResult | CaptureError]]:
         """Capture *urls*, *workers* fetching at once, yielding (url, outcome) in order.
 
         Fetching and storing the blobs (network, a temporary WARC, the text extraction,
-        the blob puts) run on worker threads; screenshots, one at a time, and logging run
-        here. Every *group* captures, their blobs are made durable together and their
-        events logged in one append: the same guarantees as `capture`, one fsync for
-        many. No checkpoint is signed: the caller signs one at the end.
+        the blob puts) run on worker threads, or with *processes* > 1 in that many
+        worker processes of *workers* threads each (`vigil.capture.webpool`: the work is
+        CPU-bound); screenshots, one at a time, and logging run here. Every *group*
+        captures, their blobs are made durable together and their events logged in one
+        append: the same guarantees as `capture`, one fsync for many. No checkpoint is
+        signed: the caller signs one at the end.
         """
+        from vigil.blobs.fs import FilesystemBlobStore
+        from vigil.capture.webpool import CHUNK, capture_in_processes
+
+        chosen = list(urls)
+        stream: Iterator[tuple[str, _Prepared | CaptureError]]
+        if (processes > 1 and len(chosen) >= 2 * CHUNK
+                and isinstance(self.archive.blobs, FilesystemBlobStore)):  # fmt: skip
+            stream = capture_in_processes(self, chosen, processes=processes, threads=workers)
+        else:
+            stream = self._prepare_on_threads(chosen, workers)
         pending: list[tuple[str, _Prepared | CaptureError]] = []
+        for url, prepared in stream:
+            if isinstance(prepared, _Prepared):
+                self._add_screenshot(prepared)
+            pending.append((url, prepared))
+            if len(pending) >= group:
+                yield from self._commit(pending)
+                pending = []
+        yield from self._commit(pending)
+
+    def _prepare_on_threads(
+        self, urls: list[str], workers: int
+    ) -> Iterator[tuple[str, _Prepared | CaptureError]]:
         with ThreadPoolExecutor(max_workers=max(1, workers), thread_name_prefix="fetch") as pool:
             queue: deque[Future[tuple[str, _Prepared | CaptureError]]] = deque()
             todo = iter(urls)
             for url in itertools.islice(todo, 2 * workers):
                 queue.append(pool.submit(self._fetch_and_store, url))
             while queue:
-                url, prepared = queue.popleft().result()
+                done = queue.popleft().result()
                 for more in itertools.islice(todo, 1):
                     queue.append(pool.submit(self._fetch_and_store, more))
-                if isinstance(prepared, _Prepared):
-                    self._add_screenshot(prepared)
-                pending.append((url, prepared))
-                if len(pending) >= group:
-                    yield from self._commit(pending)
-                    pending = []
-        yield from self._commit(pending)
+                yield done
 
     def _fetch_and_store(self, url: str) -> tuple[str, _Prepared | CaptureError]:
         """Everything of a capture but the screenshot and the logging (thread-safe)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -69,7 +70,14 @@ from vigil.errors import CaptureError
     type=click.IntRange(1, 32),
     default=4,
     show_default=True,
-    help="Web pages fetched at once (their captures are logged in groups).",
+    help="Web pages fetched at once (per process; their captures are logged in groups).",
+)
+@click.option(
+    "--processes",
+    type=click.IntRange(1, 64),
+    default=min(os.cpu_count() or 1, 4),
+    show_default="cores, at most 4",
+    help="Worker processes fetching and storing web pages (used from 32 consecutive pages on).",
 )
 @NO_ENRICH
 @pass_state
@@ -85,6 +93,7 @@ def capture(
     insecure: bool,
     as_json: bool,
     concurrency: int,
+    processes: int,
     no_enrich: bool,
 ) -> None:
     """Capture web pages and platform posts, with their media and text.
@@ -107,7 +116,7 @@ def capture(
     failed = 0
     with state.open() as archive:
         failed = _capture_all(
-            archive, urls, options, no_media, no_screenshot, via, as_json, concurrency
+            archive, urls, options, no_media, no_screenshot, via, as_json, concurrency, processes
         )
         if not no_enrich:
             enrich_stored(state, archive)
@@ -117,7 +126,7 @@ def capture(
 
 def _capture_all(
     archive: Archive, urls: tuple[str, ...], options: FetchOptions, no_media: bool,
-    no_screenshot: bool, via: str | None, as_json: bool, concurrency: int,
+    no_screenshot: bool, via: str | None, as_json: bool, concurrency: int, processes: int,
 ) -> int:  # fmt: skip
     """Capture each URL; return how many could not be captured at all."""
     failed = 0
@@ -133,7 +142,7 @@ def _capture_all(
             if use_ytdlp:
                 outcomes = ((url, _platform_capture(platform, url)) for url in run)
             else:  # consecutive web pages: fetched concurrently, logged in groups
-                outcomes = web.capture_many(run, workers=concurrency)
+                outcomes = web.capture_many(run, workers=concurrency, processes=processes)
             for url, outcome in outcomes:
                 failed += _report(url, outcome, as_json)
         archive.checkpoint()  # one signature covering every capture of this run
