@@ -286,9 +286,9 @@ def test_many_urls_fetched_at_once_keep_their_order_and_guarantees(
 def test_the_environment_is_read_only_when_it_can_matter(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Proxies, CA bundles and ~/.netrc are honoured when set; else requests skips its
-    per-request lookups (same result, less CPU)."""
-    from vigil.capture.fetch import polite_session
+    """Proxies and ~/.netrc are honoured when set; else requests skips its per-request
+    lookups (same result, less CPU), and a CA bundle the environment names is applied."""
+    from vigil.capture.fetch import ca_bundle, polite_session
 
     monkeypatch.setenv("HOME", str(tmp_path))
     for name in list(os.environ):
@@ -299,13 +299,16 @@ def test_the_environment_is_read_only_when_it_can_matter(
         ):
             monkeypatch.delenv(name)  # fmt: skip
     assert polite_session(FetchOptions()).trust_env is False
-    for name, value in (
-        ("HTTPS_PROXY", "http://127.0.0.1:3128"),
-        ("no_proxy", "*"),
-        ("REQUESTS_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"),
-    ):
+    for name, value in (("HTTPS_PROXY", "http://127.0.0.1:3128"), ("no_proxy", "*"),
+                        ("NETRC", str(tmp_path / "elsewhere"))):  # fmt: skip
         with monkeypatch.context() as env:
             env.setenv(name, value)
             assert polite_session(FetchOptions()).trust_env is True, name
+    assert ca_bundle(True) is True and ca_bundle(False) is False and ca_bundle("/x") == "/x"
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/curl.pem")
+    assert ca_bundle(True) == "/curl.pem"
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/requests.pem")  # requests' order
+    assert ca_bundle(True) == "/requests.pem" and ca_bundle(False) is False
+    assert polite_session(FetchOptions()).trust_env is False  # a bundle alone: no lookups
     (tmp_path / ".netrc").write_text("machine example.org login a password b\n")
     assert polite_session(FetchOptions()).trust_env is True

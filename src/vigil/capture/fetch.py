@@ -91,17 +91,23 @@ def polite_session(options: FetchOptions) -> requests.Session:
     return session
 
 
-_ENVIRONMENT = ("requests_ca_bundle", "curl_ca_bundle", "netrc")
-
-
 def _environment_matters() -> bool:
-    """Whether requests' reading of the environment (proxies, CA bundles, ~/.netrc) can
-    change a request here. When nothing is set, skipping it is the same, and saves the
-    proxy lookups requests repeats for every request (about 1.5 ms a page)."""
+    """Whether requests must read the environment for every request: proxies, ~/.netrc
+    (or NETRC). Without them, skipping it changes nothing but the proxy lookups requests
+    repeats for every request (about 1.5 ms a page); a CA bundle named by the
+    environment is then applied by `ca_bundle` instead."""
     names = {name.lower() for name in os.environ}
-    if any(name.endswith("_proxy") for name in names) or names & set(_ENVIRONMENT):
+    if any(name.endswith("_proxy") for name in names) or "netrc" in names:
         return True
     return (Path.home() / ".netrc").exists() or (Path.home() / "_netrc").exists()
+
+
+def ca_bundle(verify: bool | str) -> bool | str:
+    """What requests verifies against: as it does, REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE
+    stand in for the default (True)."""
+    if verify is True:
+        return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return verify
 
 
 class WarcSession:
@@ -154,7 +160,7 @@ class WarcSession:
                 url,
                 stream=True,
                 timeout=(options.connect_timeout, options.read_timeout),
-                verify=options.verify_tls,
+                verify=ca_bundle(options.verify_tls),
             )
         except requests.TooManyRedirects as exc:
             hops = [_hop(r) for r in getattr(exc.response, "history", [])]
