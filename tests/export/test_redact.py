@@ -5,6 +5,7 @@ the video is made from it by ffmpeg, with tags that a public copy must not keep.
 
 from __future__ import annotations
 
+import gzip
 import io
 import json
 import subprocess
@@ -20,6 +21,7 @@ from warcio.warcwriter import WARCWriter
 
 from tests.conftest import FIXTURES, db_url, run_vigil
 from vigil.archive import Archive
+from vigil.enrich.runner import Runner
 from vigil.errors import InputError
 from vigil.export.package import export_package
 from vigil.export.public import redaction_of
@@ -99,6 +101,20 @@ def test_given_boxes_alone_and_a_turned_photo(tmp_path: Path) -> None:
     assert done["size"] == [1200, 800] and len(done["faces"]) >= 2  # found the right way up
 
 
+def test_sixteen_bits_and_animations_keep_their_picture(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.png"
+    grey = np.asarray(Image.open(PHOTO).convert("L"), dtype=np.uint16) * 257
+    Image.fromarray(grey).save(deep)  # mode I;16
+    done = redact_file(deep, tmp_path / "deep-out.png", "image/png", [], detect=False)
+    assert done["size"] == [1200, 800]
+    assert 40 < pixels_of(tmp_path / "deep-out.png").mean() < 215  # not clipped to white
+    moving = tmp_path / "moving.gif"
+    frames = [Image.open(PHOTO).convert("P"), Image.open(PHOTO).convert("L").convert("P")]
+    frames[0].save(moving, save_all=True, append_images=frames[1:])
+    done = redact_file(moving, tmp_path / "moving-out.png", "image/gif", [])
+    assert done["frames_dropped"] == 1 and len(done["faces"]) >= 2
+
+
 def test_bad_input_is_named(tmp_path: Path) -> None:
     broken = tmp_path / "broken.jpg"
     broken.write_bytes(PHOTO.read_bytes()[:300])
@@ -125,17 +141,27 @@ def test_a_wrong_face_model_is_refused(
         redact_file(tagged_photo, tmp_path / "o.jpg", "image/jpeg", [])
 
 
-def tagged_video(tmp_path: Path) -> Path:
-    """Two seconds of the photo panning, with a tone, a location and a title."""
+def tagged_video(tmp_path: Path, turned: bool = False) -> Path:
+    """Two seconds of the photo panning, with a tone, a location and a title. *turned*:
+    stored on its side with a rotation to show it upright, as phones store portrait
+    video."""
+    tmp_path.mkdir(exist_ok=True)
     out = tmp_path / "clip.mp4"
+    side = ",transpose=1" if turned else ""
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-loop", "1", "-framerate", "10", "-i", str(PHOTO),
          "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-t", "2",
-         "-vf", "scale=600:400,crop=560:400:'t*20':0", "-c:v", "libx264", "-pix_fmt", "yuv420p",
+         "-vf", f"scale=600:400,crop=560:400:'t*20':0{side}", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p",
          "-c:a", "aac", "-metadata", "title=Witness Name", "-metadata",
          "location=+36.2021+037.1343/", "-shortest", str(out)],
         check=True,
     )  # fmt: skip
+    if turned:
+        stored = out.with_name("turned.mp4")
+        subprocess.run(["ffmpeg", "-v", "error", "-y", "-i", str(out), "-c", "copy",
+                        "-metadata:s:v:0", "rotate=90", str(stored)], check=True)  # fmt: skip
+        return stored
     return out
 
 
@@ -147,18 +173,21 @@ def probe(path: Path) -> dict[str, object]:
     return dict(json.loads(done.stdout))
 
 
-def test_a_video_is_blurred_on_every_frame_and_loses_its_tags(tmp_path: Path) -> None:
-    clip = tagged_video(tmp_path)
+@pytest.mark.parametrize("turned", [False, True], ids=["landscape", "stored-on-its-side"])
+def test_a_video_is_blurred_on_every_frame_and_loses_its_tags(tmp_path: Path, turned: bool) -> None:
+    clip = tagged_video(tmp_path, turned)
     assert "Witness Name" in json.dumps(probe(clip))
     out = tmp_path / "public.mp4"
     done = redact_file(clip, out, "video/mp4", [])
     assert done["frames"] == 20 and done["frames_with_faces"] == 20
+    assert done["size"] == [560, 400]  # as shown, not as stored
     info = json.dumps(probe(out))
     assert "Witness Name" not in info and "+36.2021" not in info
     assert '"codec_type": "audio"' in info  # the sound stays
     frames = tmp_path / "frames"
     frames.mkdir()
-    for name, video in (("a", clip), ("b", out)):
+    shown = tagged_video(tmp_path / "upright", False) if turned else clip
+    for name, video in (("a", shown), ("b", out)):
         subprocess.run(["ffmpeg", "-v", "error", "-i", str(video), "-vf", "select=eq(n\\,13)",
                         "-frames:v", "1", str(frames / f"{name}.png")], check=True)  # fmt: skip
     # Frame 13 is not a detection frame (every 5th is): the boxes of frames 10 and 15
@@ -169,10 +198,47 @@ def test_a_video_is_blurred_on_every_frame_and_loses_its_tags(tmp_path: Path) ->
     )
 
 
-def face_warc(path: Path, photo: Path) -> None:
-    """A WARC with an HTML page and the tagged photo, as a capture would have written it."""
+def face_warc(path: Path, photo: Path, extra: bool = False) -> None:
+    """A WARC with an HTML page, the tagged photo and a PDF, as a capture would have
+    written it; *extra*: also a request with a cookie, a metadata record holding the
+    photo, and the photo again served as text/plain with a telling file name."""
     with path.open("wb") as f:
         writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        if extra:
+            writer.write_record(
+                writer.create_warcinfo_record(
+                    path.name, {"operator": "Witness Name", "hostname": "laptop-of-ahmad"}
+                )
+            )
+            request = StatusAndHeaders("GET /p.jpg HTTP/1.1", [("Cookie", "session=witness")],
+                                       protocol="HTTP/1.1")  # fmt: skip
+            writer.write_record(
+                writer.create_warc_record(
+                    "https://example.org/p.jpg", "request", http_headers=request
+                )
+            )
+            writer.write_record(
+                writer.create_warc_record(
+                    "https://example.org/p.jpg",
+                    "metadata",
+                    payload=io.BytesIO(photo.read_bytes()),
+                    warc_content_type="image/jpeg",
+                )
+            )
+            body = photo.read_bytes()
+            headers = StatusAndHeaders(
+                "200 OK",
+                [
+                    ("Content-Type", "text/plain"),
+                    ("Content-Length", str(len(body))),
+                    ("Content-Disposition", "inline; filename=ahmad-home-aleppo.jpg"),
+                    ("ETag", '"5d41402abc4b2a76b9719d911017c592"'),
+                ],
+                protocol="HTTP/1.1",
+            )
+            writer.write_record(writer.create_warc_record(
+                "https://example.org/q", "response", payload=io.BytesIO(body), length=len(body),
+                http_headers=headers))  # fmt: skip
         for uri, media_type, body in (
             ("https://example.org/post", "text/html", b"<html><img src=/p.jpg></html>"),
             ("https://example.org/p.jpg", "image/jpeg", photo.read_bytes()),
@@ -193,6 +259,7 @@ def test_a_warc_gets_its_images_redacted_and_keeps_the_rest(
     face_warc(src, tagged_photo)
     done = redact_warc(src, dst)
     assert [r["uri"] for r in done["redacted"]] == ["https://example.org/p.jpg"]
+    assert done["records_dropped"] == {}
     assert done["redacted"][0]["faces"] >= 2
     assert done["left_out"] == [{"uri": "https://example.org/list.pdf",
                                  "why": "no public copy of application/pdf"}]  # fmt: skip
@@ -204,14 +271,31 @@ def test_a_warc_gets_its_images_redacted_and_keeps_the_rest(
     with dst.open("rb") as f:
         bodies = [(r.rec_headers, r.http_headers, r.content_stream().read())
                   for r in ArchiveIterator(f, check_digests="raise")]  # fmt: skip
-    assert len(records) == 2
-    page, photo = bodies
+    assert [r.rec_type for r in records] == ["warcinfo", "response", "response"]
+    page, photo = bodies[1:]
     assert page[2] == originals[page[0].get_header("WARC-Record-ID")]  # copied as it was
     assert photo[0].get_header("WARC-Vigil-Redacted-From") in originals
     assert b"Witness Name" not in photo[2] and b"Witness Name" not in dst.read_bytes()
     assert photo[1].get_header("Content-Length") == str(len(photo[2]))
     with Image.open(io.BytesIO(photo[2])) as image:
         assert image.size == (1200, 800) and not image.getexif()
+
+
+def test_a_warc_is_judged_by_its_bytes_and_loses_requests_and_metadata(
+    tmp_path: Path, tagged_photo: Path
+) -> None:
+    src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
+    face_warc(src, tagged_photo, extra=True)
+    done = redact_warc(src, dst)
+    assert sorted(r["uri"] for r in done["redacted"]) == [
+        "https://example.org/p.jpg",
+        "https://example.org/q",
+    ]  # labelled text, but a JPEG
+    assert done["records_dropped"] == {"warcinfo": 1, "request": 1, "metadata": 1}
+    assert b"laptop-of-ahmad" not in gzip.decompress(dst.read_bytes())
+    data = gzip.decompress(dst.read_bytes())
+    for secret in (b"Witness Name", b"session=witness", b"ahmad-home", b"5d41402abc"):
+        assert secret not in data, secret
 
 
 def test_a_public_package_holds_redacted_copies_only(
@@ -226,8 +310,15 @@ def test_a_public_package_holds_redacted_copies_only(
     )
     face_warc(folder / "capture.warc.gz", tagged_photo)
     archive.add_paths([folder])
-    by_name = {r.name.rsplit("/", 1)[-1]: r for r in archive.items()}
+    Runner(archive, ["metadata"]).run(workers=1)  # a metadata.json with the photo's GPS
+    by_name = {r.name.rsplit("/", 1)[-1]: r for r in archive.items() if r.kind != "metadata"}
     photo = by_name["witness.jpg"]
+    gps = next(r for r in archive.index.children(photo.id) if r.kind == "metadata")
+    assert b"latitude" in archive.blobs.path(gps.sha256).read_bytes()
+    for refused in (["--no-detect"], ["--box", "1,2,3"]):
+        bad = run_vigil("redact", photo.id, *refused, archive_path=archive.root,
+                        database_url=db_url(archive))  # fmt: skip
+        assert bad.returncode != 0 and ("--box" in bad.stderr or "box" in bad.stderr)
     # A reviewer's copy, with a box the detector could not know about (the desk).
     result = run_vigil("redact", photo.id, "--box", "20,560,200,200", "--reason", "reviewed",
                        "--json", archive_path=archive.root, database_url=db_url(archive),
@@ -239,7 +330,9 @@ def test_a_public_package_holds_redacted_copies_only(
     reopened = Archive.open(archive.root, database_url=db_url(archive))
     exported = export_package(reopened, refs, package, public=True)
     pdf = by_name["report.pdf"].id
-    assert exported.left_out == [pdf] and "application/pdf" in exported.why_left_out[pdf]
+    assert sorted(exported.left_out) == sorted([pdf, gps.id])
+    assert "application/pdf" in exported.why_left_out[pdf]
+    assert "describes the original" in exported.why_left_out[gps.id]
     warc = by_name["capture.warc.gz"]
     made_now = redaction_of(reopened, warc.id)  # the WARC had none: made and logged now
     assert made_now is not None and made_now.kind == "redacted"
@@ -248,8 +341,10 @@ def test_a_public_package_holds_redacted_copies_only(
         held = zf.read(f"files/{photo.id}.jpg")
         described = json.loads(zf.read(f"items/{photo.id}.item"))
     assert b"Witness Name" not in everything and b"PhoneMaker" not in everything
+    assert b"latitude" not in everything and b"witness.jpg" not in everything
     assert held == reopened.blobs.path(made["sha256"]).read_bytes()  # the reviewer's copy
-    assert described["sha256"] == photo.sha256 and described["redacted"]["item"] == made["id"]
+    assert described["redacted"]["item"] == made["id"] and "sha256" not in described
+    assert described["exported"]["sha256"] == made["sha256"]
     problems, _ = verify_package(package, reopened.verifier.vkey)
     assert problems == []
     private = tmp_path / "court.wacz"
@@ -259,3 +354,25 @@ def test_a_public_package_holds_redacted_copies_only(
     copies = [c.id for c in reopened.index.children(photo.id) if c.kind == "redacted"]
     assert copies == [made["id"]]  # the reviewer's copy was used, not a new one made
     reopened.close()
+
+
+def test_a_reviewers_boxes_add_up_and_sealed_items_are_refused(
+    archive: Archive, tmp_path: Path
+) -> None:
+    from vigil.access import seal
+    from vigil.export.public import redact_item
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "photo.jpg").write_bytes(PHOTO.read_bytes())
+    (folder / "other.jpg").write_bytes(PHOTO.read_bytes() + b"\0")
+    archive.add_paths([folder])
+    photo, other = sorted(archive.items(), key=lambda r: r.name)[::-1]
+    first = redact_item(archive, photo.id, [CALM], detect=False)
+    second = redact_item(archive, photo.id, [Box(0, 0, 40, 40)], detect=False)
+    [(_, added)] = archive.index.item_events(second.id)[:1]
+    assert json.loads(added)["result"]["boxes"] == [[0, 0, 40, 40], CALM.as_json()]
+    assert redaction_of(archive, photo.id) == second and first != second
+    seal(archive, [other.id], reason="the family asked")
+    with pytest.raises(InputError, match="sealed items are never public"):
+        redact_item(archive, other.id)

@@ -16,6 +16,7 @@ import io
 import logging
 import os
 import ssl
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -96,10 +97,13 @@ def _environment_matters() -> bool:
     (or NETRC). Without them, skipping it changes nothing but the proxy lookups requests
     repeats for every request (about 1.5 ms a page); a CA bundle named by the
     environment is then applied by `ca_bundle` instead."""
-    names = {name.lower() for name in os.environ}
-    if any(name.endswith("_proxy") for name in names) or "netrc" in names:
+    if urllib.request.getproxies() or "NETRC" in os.environ:  # (and macOS system proxies)
         return True
-    return (Path.home() / ".netrc").exists() or (Path.home() / "_netrc").exists()
+    try:
+        home = Path.home()
+    except RuntimeError:  # no HOME, no passwd entry: no ~/.netrc either
+        return False
+    return (home / ".netrc").exists() or (home / "_netrc").exists()
 
 
 def ca_bundle(verify: bool | str) -> bool | str:

@@ -150,8 +150,8 @@ class WebCapturer:
 
         Fetching and storing the blobs (network, a temporary WARC, the text extraction,
         the blob puts) run on worker threads, or with *processes* > 1 in that many
-        worker processes of *workers* threads each (`vigil.capture.webpool`: the work is
-        CPU-bound); screenshots, one at a time, and logging run here. Every *group*
+        worker processes sharing the *workers* threads (`vigil.capture.webpool`: the work
+        is CPU-bound); screenshots, one at a time, and logging run here. Every *group*
         captures, their blobs are made durable together and their events logged in one
         append: the same guarantees as `capture`, one fsync for many. No checkpoint is
         signed: the caller signs one at the end.
@@ -163,17 +163,22 @@ class WebCapturer:
         stream: Iterator[tuple[str, _Prepared | CaptureError]]
         if (processes > 1 and len(chosen) >= 2 * CHUNK
                 and isinstance(self.archive.blobs, FilesystemBlobStore)):  # fmt: skip
-            stream = capture_in_processes(self, chosen, processes=processes, threads=workers)
+            threads = max(1, workers // processes)  # *workers* in flight in all (politeness)
+            stream = capture_in_processes(self, chosen, processes=processes, threads=threads)
         else:
             stream = self._prepare_on_threads(chosen, workers)
         pending: list[tuple[str, _Prepared | CaptureError]] = []
-        for url, prepared in stream:
-            if isinstance(prepared, _Prepared):
-                self._add_screenshot(prepared)
-            pending.append((url, prepared))
-            if len(pending) >= group:
-                yield from self._commit(pending)
-                pending = []
+        try:
+            for url, prepared in stream:
+                if isinstance(prepared, _Prepared):
+                    self._add_screenshot(prepared)
+                pending.append((url, prepared))
+                if len(pending) >= group:
+                    yield from self._commit(pending)
+                    pending = []
+        except CaptureError:  # a worker died: log what is stored, then say so
+            self._commit(pending)
+            raise
         yield from self._commit(pending)
 
     def _prepare_on_threads(

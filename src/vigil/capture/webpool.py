@@ -81,7 +81,7 @@ def _chunk(urls: list[str], keep_pages: bool) -> list[tuple[str, Any]]:
 
 
 def capture_in_processes(
-    capturer: WebCapturer, urls: list[str], *, processes: int, threads: int, group: int = 64
+    capturer: WebCapturer, urls: list[str], *, processes: int, threads: int
 ) -> Iterator[tuple[str, _Prepared | CaptureError]]:
     """(url, prepared or error) for *urls*, in order, fetched and stored by *processes*
     workers of *threads* threads each; the caller screenshots and logs them."""

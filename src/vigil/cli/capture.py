@@ -70,7 +70,7 @@ from vigil.errors import CaptureError
     type=click.IntRange(1, 32),
     default=4,
     show_default=True,
-    help="Web pages fetched at once (per process; their captures are logged in groups).",
+    help="Web pages fetched at once, in all (their captures are logged in groups).",
 )
 @click.option(
     "--processes",

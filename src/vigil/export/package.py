@@ -116,12 +116,26 @@ def _suffix(row: ItemRow) -> str:
     return ext if ext.isalnum() and len(ext) <= 8 else "bin"
 
 
+_PRIVATE_CLAIMS = {"geo", "gps", "location", "latitude", "longitude", "camera", "author_id",
+                   "symlink_target", "mtime", "ctime", "birthtime", "created"}  # fmt: skip
+_NAMED_BY_URL = {"page", "post", "media", "text", "screenshot"}  # names from public URLs
+
+
 def _public_view(description: dict[str, Any]) -> dict[str, Any]:
-    """Without what identifies the people who captured or hold it (invariant 6)."""
+    """Without what identifies the people who captured, hold or appear in it (invariant
+    6): no local path, capture context or custody; no place, camera, author id or file
+    times among the claims; no local file name; and for a redacted copy not the
+    original's hash or size either (they would confirm a guessed original)."""
     out = dict(description)
-    for key in ("path", "observed"):
+    for key in ("path", "observed", "custody"):
         out.pop(key, None)
-    out.pop("custody", None)
+    out["claimed"] = {k: v for k, v in (out.get("claimed") or {}).items()
+                      if k not in _PRIVATE_CLAIMS}  # fmt: skip
+    if out.get("kind") not in _NAMED_BY_URL:
+        out["name"] = out["file"].rsplit("/", 1)[-1]
+    if "redacted" in out:
+        out.pop("sha256", None)
+        out.pop("size", None)
     return out
 
 

@@ -1,21 +1,25 @@
 """Public copies: what a public package holds in place of each original (invariant 6).
 
-* texts (posts, pages, JSON, plain text) are public as they are;
+* texts that are content (files, posts, pages, their extracted text, media such as
+  subtitles, incidents) are public as they are; texts that describe an original
+  (its metadata with GPS, C2PA, OCR, hashes, WARC indexes) or hold lists of people
+  (casualty lists, linkage, estimates) are left out;
 * images, videos and audio are replaced by their latest **redacted copy**
   (`vigil.redact`: faces blurred, metadata stripped), a ``redacted`` derivative of the
-  original made by ``vigil redact ITEM`` (where a reviewer can add boxes) or, if there is
-  none yet, made and logged automatically when the public package is written;
-* a WARC is rewritten (also a ``redacted`` derivative): every image or video response
-  payload is replaced by its redacted copy, with its digests recomputed, the HTTP
-  headers' length and type adjusted and the original record's id kept in
-  ``WARC-Vigil-Redacted-From``; every other record is copied;
+  original made by ``vigil redact ITEM`` (where a reviewer adds boxes; boxes add up
+  from one copy to the next) or, if there is none yet, made and logged automatically
+  when the public package is written;
+* a WARC is rewritten (also a ``redacted`` derivative, `vigil.export.warcredact`);
 * anything else (PDF, office files, archives: their metadata and contents may name
   people, and Vigil cannot clean them) is left out, and the package says why.
+
+Sealed items are never redacted (they are never public).
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +38,7 @@ __all__ = ["REDACTED", "public_copy", "redact_item", "redaction_of"]
 REDACTED = "redacted"  # the kind of a redacted copy
 TEXTS = ("text/", "application/json", "application/ld+json", "application/xml",
          "application/xhtml+xml", "application/rss+xml", "application/atom+xml")  # fmt: skip
+PUBLIC_TEXTS = {"file", "post", "page", "text", "media", "incident"}  # what texts may be public
 _SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
            "audio/x-matroska": "mka", "application/warc": "warc.gz"}  # fmt: skip
 
@@ -58,12 +63,32 @@ def redact_item(
     reason: str | None = None,
     is_warc: bool = False,
 ) -> ItemRow:
-    """Make, store and log a redacted copy of the item *ref*; returns the copy's row."""
+    """Make, store and log a redacted copy of the item *ref*; returns the copy's row.
+
+    The boxes of the item's previous copy are blurred again (a reviewer's boxes add up);
+    the event records them all. Sealed items are refused: they are never public."""
+    from vigil.access import sealed_ids
+
     row = archive.item(ref)
+    given = list(boxes or [])
     if row.kind == REDACTED:
         raise InputError(f"{row.id}: this is already a redacted copy (redact its original)")
     if not (is_warc or redactable(row.media_type)):
         raise InputError(f"{row.id}: no redacted copy can be made of {row.media_type}")
+    if row.id in sealed_ids(archive):
+        raise InputError(f"{row.id}: sealed items are never public (unseal it first)")
+    if is_warc and given:
+        raise InputError(f"{row.id}: a WARC's images are redacted by detection; boxes need an "
+                         "image or a video (redact the captured media item)")  # fmt: skip
+    if not detect and not given and not is_warc:
+        raise InputError(f"{row.id}: --no-detect needs at least one --box (else nothing is "
+                         "blurred)")  # fmt: skip
+    earlier = redaction_of(archive, row.id)
+    if earlier is not None:  # keep what a reviewer covered before
+        for box in earlier_boxes(archive, earlier):
+            if box not in given:
+                given.append(box)
+    tool = tool_version()
     with tempfile.TemporaryDirectory(prefix="vigil-redact-") as scratch:
         src, dst = Path(scratch) / "original", Path(scratch) / "redacted"
         _copy_out(archive, row.sha256, src)
@@ -72,7 +97,7 @@ def redact_item(
 
             result = redact_warc(src, dst, detect=detect)
         else:
-            result = redact_file(src, dst, row.media_type, list(boxes or []), detect=detect)
+            result = redact_file(src, dst, row.media_type, given, detect=detect)
         with dst.open("rb") as f:
             blob = archive.blobs.put(f)
     failed = archive.blobs.sync()
@@ -84,7 +109,7 @@ def redact_item(
         "v": 1, "type": DERIVATIVE_ADDED, "kind": REDACTED, "at": rfc3339(utc_now()),
         "item": new_item_id(), "of": row.id, "sha256": blob.sha256, "size": blob.size,
         "media_type": media_type, "name": f"{stem}.redacted.{_SUFFIX.get(media_type, 'bin')}",
-        "tool": tool_version(), "result": result, "actor": Actor.current().as_json(),
+        "tool": tool, "result": result, "actor": Actor.current().as_json(),
     }  # fmt: skip
     if reason:
         event["reason"] = reason
@@ -93,11 +118,22 @@ def redact_item(
     return archive.item(event["item"])
 
 
+def earlier_boxes(archive: Archive, copy: ItemRow) -> list[Box]:
+    """The boxes a redacted copy was made with (given, not detected)."""
+    import json
+
+    [(_, added)] = archive.index.item_events(copy.id)[:1]
+    return [Box(*b) for b in json.loads(added).get("result", {}).get("boxes", [])]
+
+
 def public_copy(archive: Archive, row: ItemRow, is_warc: bool) -> tuple[ItemRow | None, str]:
     """What a public package holds for *row* (itself, or its redacted copy), or None and
     why it is left out."""
     if row.media_type.startswith(TEXTS) and not is_warc:
-        return row, ""
+        if row.kind in PUBLIC_TEXTS:
+            return row, ""
+        return None, (f"a {row.kind} is not public: it describes the original (metadata, "
+                      "places, hashes) or names people")  # fmt: skip
     if not (is_warc or redactable(row.media_type)):
         return None, f"no public copy of {row.media_type} (its contents may identify people)"
     found = redaction_of(archive, row.id)
@@ -105,5 +141,5 @@ def public_copy(archive: Archive, row: ItemRow, is_warc: bool) -> tuple[ItemRow 
         return found, ""
     try:
         return redact_item(archive, row.id, reason="public package", is_warc=is_warc), ""
-    except InputError as exc:
+    except (InputError, OSError, subprocess.SubprocessError) as exc:  # this item only
         return None, f"no public copy could be made: {exc}"

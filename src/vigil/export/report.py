@@ -40,6 +40,7 @@ def _field_lines(pairs: list[tuple[str, Any]]) -> list[str]:
 
 
 def _item(item: dict[str, Any]) -> str:
+    exported, redacted = item.get("exported") or {}, "redacted" in item
     custody = item.get("custody", [])
     first = custody[0]["event"] if custody else {}
     capture = first.get("capture") or first.get("fetched") or {}
@@ -49,7 +50,12 @@ def _item(item: dict[str, Any]) -> str:
             ("name", item.get("name")),
             ("file in this package", item.get("file")),
             ("SHA-256", item.get("sha256")),
-            ("size", f"{int(item.get('size', 0)):,} bytes"),
+            ("size", f"{int(item['size']):,} bytes" if "size" in item else None),
+            ("SHA-256 of the file here", exported.get("sha256") if redacted else None),
+            (
+                "size of the file here",
+                f"{int(exported.get('size', 0)):,} bytes" if redacted else None,
+            ),
             ("media type (sniffed)", item.get("media_type")),
             ("URL", item.get("url")),
             ("captured with / of", item.get("parent_id")),

@@ -1,16 +1,23 @@
 """A WARC with every image and video response redacted (`vigil.redact`), for the public.
 
-Records are read with warcio. A response (or resource) whose payload is neither text
-(HTML, JSON, XML, plain text) nor an image or video, or has no type, is left out: a
-PDF or an office file may name people and cannot be cleaned here (design invariant 6).
-Every other record (requests, metadata, warcinfo, text responses) is copied byte for
-byte (its gzip member as stored; a record of an uncompressed WARC is compressed on its
-own). An image or video response gets a new record: the payload decoded (chunking and
-content encoding undone) and redacted; the HTTP headers keep their status and fields
-but say the new type and length; the WARC headers keep the URI, date and IP, with
-digests recomputed and the original's ``WARC-Record-ID`` in
-``WARC-Vigil-Redacted-From``. A payload that cannot be redacted is left out too. What
-was left out, and why, is in the result.
+Records are read with warcio; what the public copy holds:
+
+* a new ``warcinfo`` record naming it a public copy (the original's, which may name the
+  crawl's operator and host, is left out);
+* ``response`` and ``resource`` records by what their payload **is** (libmagic on the
+  bytes) as well as what it was labelled: an image or a video by either is redacted
+  (the payload decoded, chunking and content encoding undone; a new record with the
+  status, the date and the new type and length as its only HTTP headers, so no file
+  name or ETag of the original survives; the WARC headers keep the URI, date and IP,
+  digests recomputed, the original's ``WARC-Record-ID`` in ``WARC-Vigil-Redacted-From``);
+  text by both label and bytes, and empty payloads, are copied byte for byte (its gzip
+  member as stored; a record of an uncompressed WARC is compressed on its own); anything
+  else (PDF, office files, archives, audio, untyped) is left out;
+* ``revisit`` records (no payload) are copied; ``request`` (cookies, credentials),
+  ``metadata``, ``conversion``, ``continuation`` and other records are left out.
+
+What was redacted, left out and dropped is in the result. Images embedded in text as
+``data:`` URIs are not found (a known limit: review such pages before publishing).
 """
 
 from __future__ import annotations
@@ -26,39 +33,54 @@ from warcio.exceptions import ArchiveLoadFailed
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
+from vigil import __version__
+from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
 from vigil.export.public import TEXTS
 from vigil.redact import redact_file
+from vigil.sniff import sniff_media_type
 
 __all__ = ["redact_warc"]
 
 MEDIA = ("image/", "video/")  # redacted; texts are copied; any other payload is left out
-_DROP_HTTP = {"content-length", "content-encoding", "transfer-encoding", "content-type"}
+PAYLOADS = ("response", "resource")
+KEPT = ("revisit",)  # no payload: copied; requests, metadata, warcinfo and the rest: left out
+_KEEP_HTTP = {"date"}  # a redacted response keeps its status, date, and says its type/length
 _DROP_WARC = {"warc-record-id", "warc-block-digest", "warc-payload-digest", "content-length",
               "content-type", "warc-type", "warc-target-uri"}  # fmt: skip
+_TEXTS_SNIFFED = ("text/", "application/json", "application/xml", "application/javascript",
+                  "application/x-empty", "image/svg+xml")  # fmt: skip
 
 
-def _payload_type(record: Any) -> str | None:
-    """The media type of a response's payload; None for records that carry none."""
-    if record.rec_type not in ("response", "resource"):
-        return None
-    if record.http_headers is not None:
-        value = record.http_headers.get_header("Content-Type") or ""
-    else:
-        value = record.rec_headers.get_header("Content-Type") or ""
+def _declared(record: Any) -> str:
+    headers = record.http_headers if record.http_headers is not None else record.rec_headers
+    value = headers.get_header("Content-Type") or ""
     return str(value).split(";", 1)[0].strip().lower()
 
 
+def _decision(declared: str, sniffed: str) -> str:
+    """``redact`` (an image or video by its bytes or its label), ``copy`` (text by both,
+    or empty), or ``leave`` (anything else, whatever its label says)."""
+    if sniffed == "application/x-empty":
+        return "copy"
+    if sniffed.startswith(MEDIA) or declared.startswith(MEDIA):
+        return "redact"
+    if sniffed.startswith(_TEXTS_SNIFFED) and declared.startswith(TEXTS):
+        return "copy"
+    return "leave"
+
+
 def _redacted_record(
-    writer: WARCWriter, record: Any, media_type: str, scratch: Path, detect: bool
-) -> tuple[bytes, dict[str, Any]]:
+    writer: WARCWriter, record: Any, payload: bytes, media_type: str, scratch: Path,
+    detect: bool,
+) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
     """The new record (gzip member) for one image or video response, and what was found."""
     src, dst = scratch / "payload", scratch / "redacted"
-    src.write_bytes(record.content_stream().read())
+    src.write_bytes(payload)
     done = redact_file(src, dst, media_type, [], detect=detect)
     body = dst.read_bytes()
     old = record.http_headers
-    fields = [(k, v) for k, v in old.headers if k.lower() not in _DROP_HTTP]
+    fields = [(k, v) for k, v in old.headers if k.lower() in _KEEP_HTTP]
     fields += [("Content-Type", done["media_type"]), ("Content-Length", str(len(body)))]
     http_headers = StatusAndHeaders(old.statusline, fields, protocol=old.protocol)
     warc_fields = {k: v for k, v in record.rec_headers.headers if k.lower() not in _DROP_WARC}
@@ -74,46 +96,65 @@ def _redacted_record(
     return out.getvalue(), {"uri": uri, "media_type": media_type, "faces": faces}
 
 
+def _warcinfo(writer: WARCWriter, name: str) -> bytes:
+    info = {"software": f"Vigil {__version__}", "format": "WARC File Format 1.1",
+            "description": "a public copy: images and videos redacted, "
+                           "other records left out"}  # fmt: skip
+    out = io.BytesIO()
+    WARCWriter(out, gzip=True, warc_version="1.1").write_record(
+        writer.create_warcinfo_record(name, info)
+    )
+    return out.getvalue()
+
+
 def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
     """Write *src* (a WARC, gzipped or not) to *dst* (gzipped) with media redacted."""
     raw = src.read_bytes()
     gzipped = raw[:2] == b"\x1f\x8b"
     redacted: list[dict[str, Any]] = []
     left_out: list[dict[str, str]] = []
-    pieces: list[bytes] = []
+    dropped: dict[str, int] = {}
     writer = WARCWriter(io.BytesIO(), gzip=True, warc_version="1.1")
+    pieces = [_warcinfo(writer, dst.name)]
     with tempfile.TemporaryDirectory(prefix="vigil-warc-") as tmp, io.BytesIO(raw) as stream:
         records = ArchiveIterator(stream, check_digests=False)
         try:
             for record in records:  # (offsets are only known once a record is read)
-                media_type = _payload_type(record)
-                uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
-                if media_type is not None and not media_type.startswith(TEXTS + MEDIA):
-                    records.read_to_end(record)  # a PDF, an archive: cannot be cleaned
-                    left_out.append({"uri": uri, "why": f"no public copy of {media_type or '?'}"})
+                if record.rec_type not in PAYLOADS + KEPT:
+                    dropped[record.rec_type] = dropped.get(record.rec_type, 0) + 1
+                    records.read_to_end(record)
                     continue
-                if media_type is not None and media_type.startswith(MEDIA):
-                    if record.http_headers is None:  # a resource record: no headers to keep
-                        left_out.append({"uri": uri, "why": "media outside an HTTP response"})
-                        records.read_to_end(record)
-                        continue
+                uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
+                action, sniffed = "copy", ""
+                if record.rec_type in PAYLOADS:
+                    payload = record.content_stream().read()
+                    sniffed = sniff_media_type(payload[:HEAD_SIZE])
+                    action = _decision(_declared(record), sniffed)
+                if action == "redact" and record.http_headers is None:
+                    action = "leave"  # a resource record: no HTTP exchange to rebuild
+                if action == "redact":
+                    kind = sniffed if sniffed.startswith(MEDIA) else _declared(record)
                     try:
                         piece, note = _redacted_record(
-                            writer, record, media_type, Path(tmp), detect
+                            writer, record, payload, kind, Path(tmp), detect
                         )
                     except InputError as exc:
                         left_out.append({"uri": uri, "why": str(exc)})
-                        records.read_to_end(record)
-                        continue
+                    else:
+                        pieces.append(piece)
+                        redacted.append(note)
                     records.read_to_end(record)
-                    pieces.append(piece)
-                    redacted.append(note)
                     continue
                 records.read_to_end(record)
+                if action == "leave":  # a PDF, an archive, audio, untyped: cannot be cleaned
+                    what = sniffed or _declared(record) or "?"
+                    left_out.append({"uri": uri, "why": f"no public copy of {what}"})
+                    continue
                 offset = records.get_record_offset()
                 member = raw[offset : offset + records.get_record_length()]
                 pieces.append(member if gzipped else gzip.compress(member, mtime=0))
         except ArchiveLoadFailed as exc:
             raise InputError(f"{src.name}: not a readable WARC ({exc})") from None
     dst.write_bytes(b"".join(pieces))
-    return {"media_type": "application/warc", "redacted": redacted, "left_out": left_out}
+    return {"media_type": "application/warc", "redacted": redacted, "left_out": left_out,
+            "records_dropped": dropped}  # fmt: skip
