@@ -312,3 +312,27 @@ def test_the_environment_is_read_only_when_it_can_matter(
     assert polite_session(FetchOptions()).trust_env is False  # a bundle alone: no lookups
     (tmp_path / ".netrc").write_text("machine example.org login a password b\n")
     assert polite_session(FetchOptions()).trust_env is True
+
+
+def test_a_killed_capture_worker_stops_the_run_and_keeps_what_was_stored(
+    archive: Archive, site: str
+) -> None:
+    """The worker processes die mid-run (as under the OOM killer): the run ends with a
+    clear error, what was stored and prepared is logged, and the archive verifies."""
+    import multiprocessing
+
+    urls = [f"{site}/page.html?n={n}" for n in range(400)]
+    capturer = WebCapturer(archive, screenshot=False)
+    before = archive.log.size
+    outcomes = capturer.capture_many(urls, workers=2, group=8, processes=2)
+    seen = [next(outcomes)]  # the first group is logged: the workers are busy with more
+    for child in multiprocessing.active_children():
+        child.kill()
+    with pytest.raises(CaptureError, match="capture worker process died"):
+        seen += list(outcomes)
+    assert 1 <= len(seen) < len(urls)
+    logged = archive.log.size - before
+    assert logged >= sum(len(o.items) for _u, o in seen if not isinstance(o, CaptureError))
+    archive.blobs.remove_stale_temporaries()  # what the killed workers left half-written
+    archive.checkpoint()
+    assert verify_archive(archive.root).ok

@@ -97,19 +97,19 @@ def capture_in_processes(
     ) as pool:  # fmt: skip
         queue: deque[Future[list[tuple[str, Any]]]] = deque()
         todo = iter(chunks)
-        for chunk in todo:
-            queue.append(pool.submit(_chunk, chunk, keep_pages))
-            if len(queue) >= 2 * processes:
-                break
-        while queue:
-            try:
-                done = queue.popleft().result()
-            except BrokenProcessPool as exc:  # killed (out of memory, a signal): say so
-                raise CaptureError(
-                    f"a capture worker process died ({exc}); what was logged is kept: run "
-                    "the capture again for the rest"
-                ) from None
+        try:
             for chunk in todo:
                 queue.append(pool.submit(_chunk, chunk, keep_pages))
-                break
-            yield from done
+                if len(queue) >= 2 * processes:
+                    break
+            while queue:
+                done = queue.popleft().result()
+                for chunk in todo:
+                    queue.append(pool.submit(_chunk, chunk, keep_pages))
+                    break
+                yield from done
+        except BrokenProcessPool as exc:  # killed (out of memory, a signal): say so
+            raise CaptureError(
+                f"a capture worker process died ({exc}); what was stored is logged: run "
+                "the capture again for the rest"
+            ) from None
