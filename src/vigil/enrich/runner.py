@@ -35,6 +35,7 @@ from vigil.enrich.keyframes import FRAME_FILES, FRAME_RESULT, frame_name
 from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, Actor, canonical_json, rfc3339, utc_now
 from vigil.ids import new_item_id
+from vigil.redact import REDACTED
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
@@ -168,7 +169,7 @@ class Runner:
                 set() if derivation.name in (redo or set()) else self._finished(derivation, tool)
             )
             for item in self.archive.items():  # redacted copies: made to be shown, not studied
-                if item.kind == "redacted":
+                if item.kind == REDACTED:
                     continue
                 if item.id not in finished and derivation.applies(item):
                     yield derivation, tool, item

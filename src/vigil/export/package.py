@@ -29,14 +29,12 @@ files are then vouched for by the signed datapackage alone.
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
 import hashlib
 import io
 import json
 import tempfile
 import zipfile
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -49,16 +47,17 @@ from vigil.access import log_reads, withheld
 from vigil.db.index import ItemRow
 from vigil.db.schema import events
 from vigil.errors import InputError
-from vigil.export.public import REDACTED, public_copy
+from vigil.export.public import copy_event, is_warc, public_copy
 from vigil.export.report import PdfJob, render_report
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
 from vigil.ledger.stamping import CHECKPOINT_TIMESTAMPED
 from vigil.ledger.tlogproof import TlogProof
+from vigil.redact import REDACTED
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
 
-__all__ = ["ExportResult", "export_package", "is_warc"]
+__all__ = ["ExportResult", "export_package"]
 
 WACZ_VERSION = "1.1.1"
 WARC_TYPES = ("application/warc", "application/x-gzip", "application/gzip")
@@ -97,17 +96,6 @@ def _select(archive: Archive, refs: list[str]) -> list[ItemRow]:
         if row.parent_id and row.parent_id not in chosen:
             todo.append(archive.item(row.parent_id))
     return sorted(chosen.values(), key=lambda r: r.added_index)
-
-
-def is_warc(archive: Archive, row: ItemRow) -> bool:
-    if row.kind == "warc":
-        return True
-    with archive.blobs.open(row.sha256) as f:
-        head = f.read(4096)
-    if head[:2] == b"\x1f\x8b":  # a .warc.gz: the first record's start, inflated
-        with contextlib.suppress(zlib.error):
-            head = zlib.decompressobj(wbits=31).decompress(head, 16)
-    return head.startswith(b"WARC/")
 
 
 def _suffix(row: ItemRow) -> str:
@@ -349,8 +337,7 @@ def _describe(
         "custody": [{"entry": i, "event": json.loads(e)} for i, e in custody],
     }
     if copy.id != row.id:  # a redacted copy: which, made how, what it covers
-        [(_, added)] = archive.index.item_events(copy.id)[:1]
-        event = json.loads(added)
+        event = copy_event(archive, copy)
         description["redacted"] = {"item": copy.id, "tool": event.get("tool"),
                                    "result": event.get("result", {})}  # fmt: skip
     return _public_view(description) if public else description

@@ -18,29 +18,45 @@ Sealed items are never redacted (they are never public).
 
 from __future__ import annotations
 
+import contextlib
+import json
 import shutil
 import subprocess
 import tempfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vigil.errors import InputError
 from vigil.events import DERIVATIVE_ADDED, Actor, rfc3339, utc_now
 from vigil.ids import new_item_id
-from vigil.redact import Box, redact_file, redactable, tool_version
+from vigil.redact import REDACTED, Box, redact_file, redactable, tool_version
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
     from vigil.db.index import ItemRow
 
-__all__ = ["REDACTED", "public_copy", "redact_item", "redaction_of"]
+__all__ = [
+    "REDACTED", "copy_event", "is_warc", "public_copy", "redact_item", "redaction_of"
+]  # fmt: skip
 
-REDACTED = "redacted"  # the kind of a redacted copy
 TEXTS = ("text/", "application/json", "application/ld+json", "application/xml",
          "application/xhtml+xml", "application/rss+xml", "application/atom+xml")  # fmt: skip
 PUBLIC_TEXTS = {"file", "post", "page", "text", "media", "incident"}  # what texts may be public
 _SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
            "audio/x-matroska": "mka", "application/warc": "warc.gz"}  # fmt: skip
+
+
+def is_warc(archive: Archive, row: ItemRow) -> bool:
+    """Whether the item is a WARC (by kind, or by its first record)."""
+    if row.kind == "warc":
+        return True
+    with archive.blobs.open(row.sha256) as f:
+        head = f.read(4096)
+    if head[:2] == b"\x1f\x8b":  # a .warc.gz: the first record's start, inflated
+        with contextlib.suppress(zlib.error):
+            head = zlib.decompressobj(wbits=31).decompress(head, 16)
+    return head.startswith(b"WARC/")
 
 
 def redaction_of(archive: Archive, item_id: str) -> ItemRow | None:
@@ -61,7 +77,6 @@ def redact_item(
     *,
     detect: bool = True,
     reason: str | None = None,
-    is_warc: bool = False,
 ) -> ItemRow:
     """Make, store and log a redacted copy of the item *ref*; returns the copy's row.
 
@@ -70,17 +85,18 @@ def redact_item(
     from vigil.access import sealed_ids
 
     row = archive.item(ref)
+    warc = is_warc(archive, row)
     given = list(boxes or [])
     if row.kind == REDACTED:
         raise InputError(f"{row.id}: this is already a redacted copy (redact its original)")
-    if not (is_warc or redactable(row.media_type)):
+    if not (warc or redactable(row.media_type)):
         raise InputError(f"{row.id}: no redacted copy can be made of {row.media_type}")
     if row.id in sealed_ids(archive):
         raise InputError(f"{row.id}: sealed items are never public (unseal it first)")
-    if is_warc and given:
+    if warc and given:
         raise InputError(f"{row.id}: a WARC's images are redacted by detection; boxes need an "
                          "image or a video (redact the captured media item)")  # fmt: skip
-    if not detect and not given and not is_warc:
+    if not detect and not given and not warc:
         raise InputError(f"{row.id}: --no-detect needs at least one --box (else nothing is "
                          "blurred)")  # fmt: skip
     earlier = redaction_of(archive, row.id)
@@ -92,7 +108,7 @@ def redact_item(
     with tempfile.TemporaryDirectory(prefix="vigil-redact-") as scratch:
         src, dst = Path(scratch) / "original", Path(scratch) / "redacted"
         _copy_out(archive, row.sha256, src)
-        if is_warc:
+        if warc:
             from vigil.export.warcredact import redact_warc
 
             result = redact_warc(src, dst, detect=detect)
@@ -118,12 +134,16 @@ def redact_item(
     return archive.item(event["item"])
 
 
+def copy_event(archive: Archive, copy: ItemRow) -> dict[str, Any]:
+    """The ``derivative.added`` event that made a redacted copy (tool, result, reason)."""
+    [(_, added)] = archive.index.item_events(copy.id)[:1]
+    event: dict[str, Any] = json.loads(added)
+    return event
+
+
 def earlier_boxes(archive: Archive, copy: ItemRow) -> list[Box]:
     """The boxes a redacted copy was made with (given, not detected)."""
-    import json
-
-    [(_, added)] = archive.index.item_events(copy.id)[:1]
-    return [Box(*b) for b in json.loads(added).get("result", {}).get("boxes", [])]
+    return [Box(*b) for b in copy_event(archive, copy).get("result", {}).get("boxes", [])]
 
 
 def public_copy(archive: Archive, row: ItemRow, is_warc: bool) -> tuple[ItemRow | None, str]:
@@ -140,6 +160,6 @@ def public_copy(archive: Archive, row: ItemRow, is_warc: bool) -> tuple[ItemRow 
     if found is not None:
         return found, ""
     try:
-        return redact_item(archive, row.id, reason="public package", is_warc=is_warc), ""
+        return redact_item(archive, row.id, reason="public package"), ""
     except (InputError, OSError, subprocess.SubprocessError) as exc:  # this item only
         return None, f"no public copy could be made: {exc}"

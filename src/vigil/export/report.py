@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vigil import __version__
+from vigil.findings import FINDING
 
 __all__ = ["PdfJob", "render_report"]
 
@@ -67,7 +68,7 @@ def _item(item: dict[str, Any]) -> str:
         lines.append("claims (as the item or its platform states them; not verified by us):")
         lines += [f"  {key}: {json.dumps(value, ensure_ascii=False)}"
                   for key, value in item["claimed"].items()]  # fmt: skip
-    found = [s for s in custody if s["event"].get("type") == "finding.recorded"]
+    found = [s for s in custody if s["event"].get("type") == FINDING]
     if found:
         lines.append("verification findings (Berkeley Protocol; the latest per aspect counts):")
         for step in found:
