@@ -154,6 +154,30 @@ def test_a_latin1_page_gives_correct_text(archive: Archive, site: str) -> None:
     )
 
 
+def test_text_extraction_is_trafilaturas_json_extraction() -> None:
+    """`extract_text` skips parts of `trafilatura.extract` it does not keep: same answer."""
+    import trafilatura
+
+    from vigil.capture.page import extract_text
+
+    latin1 = "<html><body><article><p>Le café à Alep a été détruit.</p>" * 20
+    for html, ctype in (
+        (PAGE, "text/html"),
+        (latin1.encode("latin-1"), "text/html; charset=latin-1"),
+    ):
+        url = "https://example.org/2016/12/13/aleppo"
+        document = html.decode("latin-1") if "latin" in ctype else html
+        raw = trafilatura.extract(document, url=url, output_format="json", with_metadata=True)
+        expected = json.loads(raw)
+        found = extract_text(html, url, ctype)
+        assert found is not None and found.text == expected["text"] and found.text
+        assert (found.title, found.author, found.published) == (
+            expected["title"],
+            expected["author"],
+            expected["date"],
+        )
+
+
 def test_tls_certificate_is_recorded(archive: Archive, tmp_path: Path) -> None:
     cert, key, der = self_signed(tmp_path)
     with serve((cert, key)) as base:
