@@ -363,12 +363,19 @@ def bench_import(work: Path, messages: int = 10_000) -> None:
 
 
 def _site(pages: int, latency: float = 0.0) -> Any:
-    """A local server: /p/N.html, each showing /img/N.png (20 kB), for the capture bench;
-    each response *latency* seconds late (as a distant server is)."""
+    """A local server: /p/N.html, each showing /img/N.png (a 20 kB PNG of noise), for the
+    capture bench; each response *latency* seconds late (as a distant server is)."""
     import http.server
     import threading
 
-    images = [os.urandom(20_000) for _ in range(pages)]
+    from PIL import Image
+
+    def png() -> bytes:
+        out = io.BytesIO()
+        Image.frombytes("RGB", (82, 82), os.urandom(82 * 82 * 3)).save(out, "PNG")
+        return out.getvalue()
+
+    images = [png() for _ in range(pages)]
 
     class Handler(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
