@@ -12,7 +12,7 @@ import click
 import pytest
 
 from vigil.archive import Archive
-from vigil.cli.main import cli
+from vigil.cli.main import COMMAND_MODULES, cli
 from vigil.settings import SETTINGS
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,10 +20,22 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def _commands() -> list[str]:
-    from vigil.cli import commands  # noqa: F401  (registers them)
-
     assert isinstance(cli, click.Group)
-    return sorted(cli.commands)
+    return cli.list_commands(click.Context(cli))
+
+
+def test_every_command_is_loaded_from_the_module_the_table_names() -> None:
+    """`COMMAND_MODULES` lists every command, with the module that defines it."""
+    import importlib
+
+    for modules in set(COMMAND_MODULES.values()):
+        for module in modules:
+            importlib.import_module(module)
+    assert isinstance(cli, click.Group)
+    assert sorted(cli.commands) == sorted(COMMAND_MODULES)
+    for name, command in cli.commands.items():
+        assert command.callback is not None
+        assert command.callback.__module__ == COMMAND_MODULES[name][0], name
 
 
 @pytest.mark.parametrize("command", _commands())

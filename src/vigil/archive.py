@@ -27,7 +27,7 @@ import shutil
 import tomllib
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vigil.blobs.fs import FilesystemBlobStore, fsync_dir
 from vigil.capture.adding import AddResult, FileAdder
@@ -55,7 +55,9 @@ from vigil.ledger.checkpoint import Checkpoint, open_checkpoint, sign_checkpoint
 from vigil.ledger.log import Log, LogWriter
 from vigil.ledger.note import Signer, Verifier
 from vigil.ledger.tlogproof import TlogProof
-from vigil.verify import Progress, VerifyReport, verify_archive
+
+if TYPE_CHECKING:
+    from vigil.verify import Progress, VerifyReport
 
 __all__ = ["ARCHIVE_FORMAT", "AddResult", "Archive", "Item"]
 
@@ -383,6 +385,8 @@ class Archive:
         self, *, trusted_key: Verifier | None = None, progress: Progress | None = None
     ) -> VerifyReport:
         """Check every blob, entry and checkpoint from the files alone (`vigil.verify`)."""
+        from vigil.verify import verify_archive  # (with its X.509 code) only when used
+
         return verify_archive(self.root, trusted_key=trusted_key, progress=progress)
 
 

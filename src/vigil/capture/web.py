@@ -44,7 +44,6 @@ from vigil.blobs.base import StoredBlob
 from vigil.capture.fetch import Fetched, FetchOptions, WarcSession
 from vigil.capture.page import PageText, extract_text, media_urls
 from vigil.capture.screenshot import take_screenshot
-from vigil.db.index import ItemRow
 from vigil.errors import CaptureError
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Actor, rfc3339, utc_now
 from vigil.ids import new_item_id
@@ -52,6 +51,7 @@ from vigil.sniff import sniff_media_type
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
+    from vigil.db.index import ItemRow
 
 __all__ = ["CaptureResult", "WebCapturer"]
 
@@ -249,6 +249,8 @@ class WebCapturer:
         self, prepared: list[tuple[str, _Prepared | CaptureError]]
     ) -> list[tuple[str, CaptureResult | CaptureError]]:
         """Make the blobs durable, then log every event of *prepared* in one append."""
+        from vigil.db.index import ItemRow  # here: worker processes never import the database layer
+
         failed = self.archive.blobs.sync()  # in deferred mode: every blob durable first
         if failed:
             raise next(iter(failed.values()))

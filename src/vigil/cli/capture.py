@@ -13,11 +13,9 @@ import click
 from vigil.archive import Archive
 from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
 from vigil.capture.imports import IMPORTERS, import_export
-from vigil.capture.imports.warcs import import_warcs
 from vigil.capture.media import PlatformCapturer, platform_extractor
 from vigil.capture.web import CaptureResult, WebCapturer
-from vigil.cli.enrich import NO_ENRICH, enrich_stored
-from vigil.cli.main import State, cli, emit_json, pass_state
+from vigil.cli.main import NO_ENRICH, State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
 
 
@@ -119,9 +117,15 @@ def capture(
             archive, urls, options, no_media, no_screenshot, via, as_json, concurrency, processes
         )
         if not no_enrich:
-            enrich_stored(state, archive)
+            _enrich(state, archive)
     if failed:
         sys.exit(1)
+
+
+def _enrich(state: State, archive: Archive) -> None:
+    from vigil.cli.enrich import enrich_stored  # loaded only when used (heavy)
+
+    enrich_stored(state, archive)
 
 
 def _capture_all(
@@ -203,7 +207,7 @@ def import_(state: State, kind: str, path: Path, as_json: bool, no_enrich: bool)
     with state.open() as archive:
         result = import_export(archive, importer)
         if not no_enrich:
-            enrich_stored(state, archive)
+            _enrich(state, archive)
     if as_json:
         emit_json(result.as_json())
         return
@@ -215,10 +219,12 @@ def import_(state: State, kind: str, path: Path, as_json: bool, no_enrich: bool)
 
 
 def _import_warcs(state: State, path: Path, as_json: bool, no_enrich: bool) -> None:
+    from vigil.capture.imports.warcs import import_warcs
+
     with state.open() as archive:
         result = import_warcs(archive, path)
         if not no_enrich:
-            enrich_stored(state, archive)
+            _enrich(state, archive)
     if as_json:
         emit_json(result.as_json())
     else:

@@ -385,17 +385,3 @@ def reindex(state: State) -> None:
         )
         items = archive.index.count_items()
     state.out.print(f"Reindexed {entries} ledger entries ({items} items).")
-
-
-from vigil.cli import access as _access  # noqa: E402,F401  (registers seal, unseal, sealed, redact)
-from vigil.cli import capture as _capture  # noqa: E402,F401  (registers capture)
-from vigil.cli import casualties as _casualties  # noqa: E402,F401  (registers casualties)
-from vigil.cli import enrich as _enrich  # noqa: E402,F401  (registers enrich, similar, clusters)
-from vigil.cli import export as _export  # noqa: E402,F401  (registers export, verify-package, consistency)
-from vigil.cli import incidents as _incidents  # noqa: E402,F401  (registers incident, finding, findings)
-from vigil.cli import linkage as _linkage  # noqa: E402,F401  (registers casualties link, review)
-from vigil.cli import offline as _offline  # noqa: E402,F401  (registers verify-proof, demo)
-from vigil.cli import record as _record  # noqa: E402,F401  (registers record)
-from vigil.cli import search as _search  # noqa: E402,F401  (registers search)
-from vigil.cli import stamp as _stamp  # noqa: E402,F401  (registers timestamp)
-from vigil.cli import watch as _watch  # noqa: E402,F401  (registers source, watch, recheck)

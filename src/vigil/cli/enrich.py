@@ -74,12 +74,6 @@ def enrich(
         click.echo("nothing to do")
 
 
-NO_ENRICH = click.option(
-    "--no-enrich", is_flag=True, envvar="VIGIL_NO_ENRICH",
-    help="Do not run `vigil enrich` on what was stored ($VIGIL_NO_ENRICH=1).",
-)  # fmt: skip
-
-
 def _run(state: State, runner: Runner, *, quiet: bool, **options: Any) -> EnrichReport:
     """Run *runner* with a progress bar on stderr (when it is a terminal and not *quiet*)."""
     columns = (TextColumn("enrich"), BarColumn(), MofNCompleteColumn())

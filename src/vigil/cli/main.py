@@ -6,6 +6,7 @@ problems, some files could not be added, or any Vigil error); 2 bad usage.
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import sys
@@ -22,7 +23,7 @@ from vigil.archive import Archive
 from vigil.errors import VigilError
 from vigil.settings import SETTINGS
 
-__all__ = ["State", "cli", "emit_json", "main", "pass_state"]
+__all__ = ["COMMAND_MODULES", "NO_ENRICH", "State", "cli", "emit_json", "main", "pass_state"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -41,6 +42,11 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+
+NO_ENRICH = click.option(
+    "--no-enrich", is_flag=True, envvar="VIGIL_NO_ENRICH",
+    help="Do not run `vigil enrich` on what was stored ($VIGIL_NO_ENRICH=1).",
+)  # fmt: skip
 
 
 def emit_json(data: Any) -> None:
@@ -63,8 +69,38 @@ def _setting_options(func: F) -> F:
     return func
 
 
+# The module defining each command, imported when the command is asked for: `vigil
+# capture` need not load the export, search or enrichment code (a second or more of
+# start-up). `--help` lists and so loads them all; a test holds this table complete.
+COMMAND_MODULES: dict[str, tuple[str, ...]] = {
+    **dict.fromkeys(
+        ["init", "add", "ls", "show", "custody", "checkpoint", "key", "proof", "verify",
+         "reindex"], ("vigil.cli.commands",)),
+    **dict.fromkeys(["seal", "unseal", "sealed", "redact"], ("vigil.cli.access",)),
+    **dict.fromkeys(["capture", "import"], ("vigil.cli.capture",)),
+    "casualties": ("vigil.cli.casualties", "vigil.cli.linkage"),
+    **dict.fromkeys(["enrich", "similar", "clusters"], ("vigil.cli.enrich",)),
+    **dict.fromkeys(["export", "verify-package", "consistency"], ("vigil.cli.export",)),
+    **dict.fromkeys(["incident", "finding", "findings"], ("vigil.cli.incidents",)),
+    **dict.fromkeys(["verify-proof", "demo"], ("vigil.cli.offline",)),
+    "record": ("vigil.cli.record",),
+    "search": ("vigil.cli.search",),
+    "timestamp": ("vigil.cli.stamp",),
+    **dict.fromkeys(["source", "watch", "recheck"], ("vigil.cli.watch",)),
+}  # fmt: skip
+
+
 class _Group(click.Group):
-    """Turns every `VigilError` into one clear line on stderr and exit code 1."""
+    """Loads each command's module when it is asked for (`COMMAND_MODULES`); turns every
+    `VigilError` into one clear line on stderr and exit code 1."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMAND_MODULES))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module in COMMAND_MODULES.get(cmd_name, ()):
+            importlib.import_module(module)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -97,6 +133,4 @@ def cli(ctx: click.Context, archive: str, database_url: str | None, verbose: int
 
 
 def main() -> None:
-    from vigil.cli import commands  # noqa: F401  (registers the commands)
-
     cli(prog_name="vigil")

@@ -14,8 +14,7 @@ from rich.table import Table
 
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.live import StatusBoard
-from vigil.cli.enrich import NO_ENRICH
-from vigil.cli.main import State, cli, emit_json, pass_state
+from vigil.cli.main import NO_ENRICH, State, cli, emit_json, pass_state
 from vigil.errors import InputError
 from vigil.watch.gone import recheck
 from vigil.watch.loop import SourceStatus, Watcher, stop_on_signals
