@@ -7,7 +7,10 @@ record pair per redirect hop. For HTTPS the server's certificate (DER) is added
 as a ``metadata`` record concurrent to the response.
 
 Bodies are read in chunks up to ``max_bytes``; a larger response is cut there and
-reported as truncated (the WARC holds what was received).
+reported as truncated (the WARC holds what was received). Given a blob store, each
+response body is stored while it is read (decoded: without transfer and content
+encodings, the bytes a browser would use), and `Fetched` names the WARC record it
+came from, so nothing has to read the WARC back.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, cast
 
 import requests
 import urllib3.connection
@@ -32,7 +35,22 @@ from warcio.warcwriter import WARCWriter
 from vigil import __version__
 from vigil.errors import CaptureError
 
-__all__ = ["DEFAULT_USER_AGENT", "FetchOptions", "Fetched", "WarcSession", "polite_session"]
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from warcio.recordloader import ArcWarcRecord
+    from warcio.statusandheaders import StatusAndHeaders
+
+    from vigil.blobs.base import BlobStore, StoredBlob
+
+__all__ = [
+    "DEFAULT_USER_AGENT",
+    "Certificate",
+    "FetchOptions",
+    "Fetched",
+    "WarcSession",
+    "polite_session",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +84,14 @@ class Fetched:
     truncated: bool = False
     problem: str = ""
     body: bytes = b""  # kept only for HTML when asked (to find media and text)
+    blob: StoredBlob | None = None  # the body, when the session stores bodies
+    record: dict[str, str | None] = field(default_factory=dict)  # its WARC response record
+
+
+@dataclass
+class Certificate:
+    url: str
+    sha256: str
 
 
 def polite_session(options: FetchOptions) -> requests.Session:
@@ -117,12 +143,15 @@ def ca_bundle(verify: bool | str) -> bool | str:
 class WarcSession:
     """``with WarcSession(path, options) as s: s.get(url)``; the WARC is complete on exit."""
 
-    def __init__(self, path: Path, options: FetchOptions) -> None:
+    def __init__(self, path: Path, options: FetchOptions, blobs: BlobStore | None = None) -> None:
         self.path = path
         self.options = options
+        self.blobs = blobs
+        self.certificates: list[Certificate] = []  # stored when *blobs* is given
         self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
         self._capture: Any = None
+        self._responses: list[StatusAndHeaders] = []  # WARC headers of each response written
         self.session = polite_session(options)
         self.session.max_redirects = options.max_redirects
 
@@ -140,9 +169,17 @@ class WarcSession:
             "http-header-user-agent": self.options.user_agent,
         }
         self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, info))
-        self._capture = capture_http(self._writer)
+        self._capture = capture_http(self._writer, filter_func=self._noted)
         self._capture.__enter__()
         return self
+
+    def _noted(
+        self, request: ArcWarcRecord, response: ArcWarcRecord, _recorder: Any
+    ) -> tuple[ArcWarcRecord, ArcWarcRecord]:
+        """warcio's hook before it writes a request/response pair: remember the response's
+        record headers (its id, date, IP), on the thread that reads the response."""
+        self._responses.append(response.rec_headers)
+        return request, response
 
     def __exit__(
         self,
@@ -159,6 +196,7 @@ class WarcSession:
     def get(self, url: str, *, keep_body: bool = False) -> Fetched:
         """Fetch *url* (following redirects); `CaptureError` if no response came at all."""
         options = self.options
+        written = len(self._responses)
         try:
             response = self.session.get(
                 url,
@@ -174,36 +212,35 @@ class WarcSession:
         with response:
             certificate = _peer_certificate(response)
             is_html = "html" in response.headers.get("Content-Type", "").lower()
-            body, truncated = self._read(response, keep_body and is_html)
+            body = _Body(response, options.max_bytes, keep=keep_body and is_html)
+            blob = None
+            if self.blobs is not None:
+                blob = self.blobs.put(cast("BinaryIO", body))
+            else:
+                body.drain()
+        # The response is closed: warcio has written its record (the last one of this
+        # get; any before it were redirect hops and retried attempts).
+        record = self._responses[-1] if len(self._responses) > written else None
         fetched = Fetched(
             url=url,
             final_url=response.url,
             status=response.status_code,
             content_type=response.headers.get("Content-Type", ""),
             hops=[_hop(r) for r in response.history],
-            truncated=truncated,
-            body=body,
+            truncated=body.truncated,
+            body=body.kept.getvalue() if body.kept is not None else b"",
+            blob=blob,
+            record={
+                "id": record.get_header("WARC-Record-ID") if record else None,
+                "date": record.get_header("WARC-Date") if record else None,
+                "ip": record.get_header("WARC-IP-Address") if record else None,
+            },
         )
-        if truncated:
+        if body.truncated:
             fetched.problem = f"response larger than {options.max_bytes} bytes: cut there"
         if certificate is not None:
             self._write_certificate(response.url, certificate)
         return fetched
-
-    def _read(self, response: requests.Response, keep_body: bool) -> tuple[bytes, bool]:
-        kept = io.BytesIO()
-        total = 0
-        try:
-            for chunk in response.iter_content(1 << 16):
-                total += len(chunk)
-                if total > self.options.max_bytes:
-                    return kept.getvalue(), True
-                if keep_body:
-                    kept.write(chunk)
-        except requests.RequestException as exc:
-            logger.warning("%s: body cut short: %s", response.url, _reason(exc))
-            return kept.getvalue(), True
-        return kept.getvalue(), False
 
     def _write_certificate(self, url: str, der: bytes) -> None:
         """The server's TLS certificate, as a WARC metadata record about *url*."""
@@ -213,6 +250,65 @@ class WarcSession:
             url, "metadata", payload=io.BytesIO(der), warc_content_type="application/pkix-cert"
         )
         self._writer.write_record(record)
+        if self.blobs is not None:
+            self.certificates.append(Certificate(url, self.blobs.put(io.BytesIO(der)).sha256))
+
+
+class _Body(io.RawIOBase):
+    """A response's decoded body as a stream, cut after *limit* bytes; a connection that
+    fails on the way ends it early. Either way `truncated` says so. With *keep*, the
+    bytes read are also kept (HTML, for its media and text)."""
+
+    def __init__(self, response: requests.Response, limit: int, *, keep: bool) -> None:
+        super().__init__()
+        self._response = response
+        self._chunks: Iterator[bytes] = response.iter_content(1 << 16)
+        self._left = limit
+        self._pending = b""
+        self._ended = False
+        self.truncated = False
+        self.kept: io.BytesIO | None = io.BytesIO() if keep else None
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Up to *size* bytes (the rest of a chunk at most); everything left for -1."""
+        if size is None or size < 0:
+            rest = [self._pending, *iter(self._next, b"")]
+            self._pending = b""
+            return b"".join(rest)
+        if not self._pending:
+            self._pending = self._next()
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def _next(self) -> bytes:
+        if self._ended:
+            return b""
+        try:
+            chunk = next(self._chunks, b"")
+        except requests.RequestException as exc:
+            logger.warning("%s: body cut short: %s", self._response.url, _reason(exc))
+            self.truncated = self._ended = True
+            return b""
+        if len(chunk) > self._left:  # (also one byte past a body of exactly the limit)
+            chunk, self.truncated = chunk[: self._left], True
+        self._left -= len(chunk)
+        self._ended = self.truncated or not chunk
+        if self.kept is not None:
+            self.kept.write(chunk)
+        return chunk
+
+    def drain(self) -> None:
+        """Read to the end without keeping anything but what *keep* asks for."""
+        while self._next():
+            pass
 
 
 def _hop(response: requests.Response) -> dict[str, Any]:

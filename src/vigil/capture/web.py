@@ -37,7 +37,6 @@ from urllib.parse import urlsplit
 import requests
 import trafilatura
 import warcio
-from warcio.archiveiterator import ArchiveIterator
 
 from vigil import __version__
 from vigil.blobs.base import StoredBlob
@@ -85,15 +84,35 @@ class _Response:
 
 @dataclass
 class _Fetch:
-    """What the network half of a capture brought: a temporary WARC and the page."""
+    """What the network half of a capture brought: a temporary WARC, the page, and the
+    blobs of the bodies and certificates (stored as they were read)."""
 
     url: str
     started: dt.datetime
     tmp: Path
     page: Fetched | None = None
     text: PageText | None = None
+    responses: list[_Response] = field(default_factory=list)
+    certificates: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     error: CaptureError | None = None
+
+    def add(self, fetched: Fetched) -> None:
+        """Keep a response with a body as a future item (not a redirect hop)."""
+        status = fetched.status or 0
+        if fetched.blob is None or fetched.blob.size == 0 or 300 <= status < 400:
+            return
+        self.responses.append(
+            _Response(
+                url=fetched.final_url,
+                status=status,
+                content_type=fetched.content_type,
+                record_id=fetched.record.get("id") or "",
+                warc_date=fetched.record.get("date") or "",
+                ip=fetched.record.get("ip"),
+                blob=fetched.blob,
+            )
+        )
 
 
 @dataclass
@@ -207,7 +226,8 @@ class WebCapturer:
             )
 
     def _fetch(self, url: str) -> _Fetch:
-        """The network half of a capture (touches no archive state but the temporary file)."""
+        """The network half of a capture: the temporary WARC, and each body and TLS
+        certificate stored as a blob as it is read (thread-safe; nothing is logged)."""
         started = utc_now()
         tmp = self.archive.blobs.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.warc.gz"
         fetched = _Fetch(url, started, tmp)
@@ -215,13 +235,17 @@ class WebCapturer:
             fetched.error = CaptureError(f"{url}: not an http(s) URL")
             return fetched
         try:
-            with WarcSession(tmp, self.options) as session:
+            with WarcSession(tmp, self.options, self.archive.blobs) as session:
                 page = session.get(url, keep_body=True)
                 fetched.page = page
+                fetched.add(page)
                 fetched.problems += [f"{url}: {page.problem}"] if page.problem else []
                 if self.media and page.body:
                     for media_url in media_urls(page.body, page.final_url):
-                        fetched.problems += self._fetch_medium(session, media_url)
+                        fetched.problems += self._fetch_medium(session, media_url, fetched)
+            fetched.certificates = [
+                {"url": c.url, "sha256": c.sha256} for c in session.certificates
+            ]
             if page.body:
                 fetched.text = extract_text(page.body, page.final_url, page.content_type)
         except CaptureError as exc:
@@ -233,14 +257,13 @@ class WebCapturer:
         return fetched
 
     def _prepare(self, fetched: _Fetch) -> _Prepared:
-        """Store the blobs of a fetch and make its events (not logged yet)."""
+        """Store the WARC of a fetch and make its events (not logged yet)."""
         assert fetched.page is not None
         result = CaptureResult(fetched.url, problems=fetched.problems)
         try:
             with fetched.tmp.open("rb") as f:
                 warc = self.archive.blobs.put(f)
-            responses, certificates = self._store_records(fetched.tmp)
-            events, page_id = self._events(fetched, warc, responses, certificates, result)
+            events, page_id = self._events(fetched, warc, result)
         finally:
             fetched.tmp.unlink(missing_ok=True)
         return _Prepared(result, events, fetched.page if fetched.page.body else None, page_id)
@@ -261,54 +284,17 @@ class WebCapturer:
             p.result.items = [ItemRow.from_event(next(logged)) for _ in p.events]
         return [(u, p if isinstance(p, CaptureError) else p.result) for u, p in prepared]
 
-    def _fetch_medium(self, session: WarcSession, url: str) -> list[str]:
+    def _fetch_medium(self, session: WarcSession, url: str, capture: _Fetch) -> list[str]:
         try:
             fetched = session.get(url)
         except CaptureError as exc:
             return [str(exc)]
+        capture.add(fetched)
         if fetched.problem:
             return [f"{url}: {fetched.problem}"]
         if fetched.status is not None and fetched.status >= 400:
             return [f"{url}: HTTP {fetched.status}"]
         return []
-
-    def _store_records(self, warc: Path) -> tuple[list[_Response], list[dict[str, str]]]:
-        """Store each response body and TLS certificate of the WARC just stored.
-
-        Read from the temporary file the WARC blob was made from (the same bytes): in
-        deferred mode the blob's name appears only at the next `sync`.
-        """
-        responses: list[_Response] = []
-        certificates: list[dict[str, str]] = []
-        with warc.open("rb") as stream:
-            for record in ArchiveIterator(stream):
-                headers = record.rec_headers
-                uri = headers.get_header("WARC-Target-URI")
-                if record.rec_type == "metadata" and (
-                    headers.get_header("Content-Type") == "application/pkix-cert"
-                ):
-                    blob = self.archive.blobs.put(record.content_stream())
-                    certificates.append({"url": uri, "sha256": blob.sha256})
-                if record.rec_type != "response" or record.http_headers is None:
-                    continue
-                status = int(record.http_headers.get_statuscode() or 0)
-                if 300 <= status < 400:
-                    continue  # a redirect hop: kept in the WARC and listed in the event
-                blob = self.archive.blobs.put(record.content_stream())
-                if blob.size == 0:
-                    continue
-                responses.append(
-                    _Response(
-                        url=uri,
-                        status=status,
-                        content_type=record.http_headers.get_header("Content-Type") or "",
-                        record_id=headers.get_header("WARC-Record-ID"),
-                        warc_date=headers.get_header("WARC-Date"),
-                        ip=headers.get_header("WARC-IP-Address"),
-                        blob=blob,
-                    )
-                )
-        return responses, certificates
 
     def _tools(self) -> dict[str, str]:
         return {
@@ -323,12 +309,11 @@ class WebCapturer:
         self,
         fetched: _Fetch,
         warc: StoredBlob,
-        responses: list[_Response],
-        certificates: list[dict[str, str]],
         result: CaptureResult,
     ) -> tuple[list[dict[str, Any]], str | None]:
         """The events of a capture (without its screenshot), and the page's item id."""
         url, started, page = fetched.url, fetched.started, fetched.page
+        responses, certificates = fetched.responses, fetched.certificates
         assert page is not None
         now = rfc3339(utc_now())
         warc_id = new_item_id()
@@ -360,8 +345,7 @@ class WebCapturer:
             }
         ]
         page_id = None
-        # The page is the last response from the final URL (earlier ones were retried
-        # 5xx attempts: kept in the WARC, not made items). Same for any retried medium.
+        # The page is the last response from the final URL (a medium may name it again).
         last = {r.url: n for n, r in enumerate(responses)}
         for n, response in enumerate(responses):
             if last[response.url] != n and response.status >= 500:
