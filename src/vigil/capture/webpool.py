@@ -11,8 +11,9 @@ it hands back the prepared events. The caller logs them in order, in groups, exa
 as `WebCapturer.capture_many` does, so a killed run loses at most the chunks in
 flight, and nothing is logged before its blobs are durable.
 
-Workers are started with ``spawn``: the caller has threads running (the blob syncer),
-and a fork would copy their locks.
+Workers are forked by a ``forkserver``: the caller has threads running (the blob
+syncer), and a fork of it would copy their locks; the fork server is a fresh process
+that imports the capture code once, so each worker starts without importing it again.
 """
 
 from __future__ import annotations
@@ -90,7 +91,8 @@ def capture_in_processes(
         raise CaptureError("capture in processes needs the filesystem blob store")
     chunks = [urls[i : i + CHUNK] for i in range(0, len(urls), CHUNK)]
     keep_pages = capturer.screenshot
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vigil.capture.web"])
     with ProcessPoolExecutor(
         max_workers=processes, mp_context=context, initializer=_start,
         initargs=(str(store.root), capturer.options, capturer.media, threads),
