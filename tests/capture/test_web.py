@@ -128,6 +128,31 @@ def test_no_response_stores_nothing(archive: Archive) -> None:
     assert list(archive.blobs.tmp.iterdir()) == []
 
 
+def test_one_threads_captures_share_a_session_but_no_cookies_or_connections(
+    archive: Archive, site: str
+) -> None:
+    """Captures on one thread reuse its requests session (cheaper), yet each WARC holds
+    only its own exchanges, and a cookie set in one capture is sent in that capture
+    only (the evidence of one capture never shows another's state)."""
+
+    def requests_in(sha256: str) -> list[tuple[str, str | None]]:
+        with archive.blobs.open(sha256) as f:
+            return [
+                (r.rec_headers.get_header("WARC-Target-URI"), r.http_headers.get_header("Cookie"))
+                for r in ArchiveIterator(f)
+                if r.rec_type == "request"
+            ]
+
+    capturer = WebCapturer(archive, media=False)
+    walled = capturer.capture(f"{site}/cookie")
+    again = capturer.capture(f"{site}/page.html")
+    first, second = requests_in(walled.items[0].sha256), requests_in(again.items[0].sha256)
+    assert first == [(f"{site}/cookie", None), (f"{site}/page.html", "wall=passed")]
+    assert second == [(f"{site}/page.html", None)]
+    assert walled.items[1].url == again.items[1].url == f"{site}/page.html"
+    assert walled.items[1].sha256 == again.items[1].sha256
+
+
 def test_oversized_response_is_cut_and_reported(archive: Archive, site: str) -> None:
     result = WebCapturer(archive, FetchOptions(max_bytes=1 << 20)).capture(f"{site}/big")
     assert any("larger than 1048576 bytes" in p for p in result.problems)

@@ -129,6 +129,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._redirect("/page.html")
         if path == "/loop":
             return self._redirect("/loop")
+        if path == "/cookie":  # a cookie wall: sets a cookie, then sends on to the page
+            extra = {"Location": "/page.html", "Set-Cookie": "wall=passed; Path=/"}
+            return self._send(302, "text/plain", b"", extra)
         if path == "/gzip.html":
             body = gzip.compress(PAGE)
             return self._send(200, "text/html; charset=utf-8", body, {"Content-Encoding": "gzip"})

@@ -143,7 +143,13 @@ def ca_bundle(verify: bool | str) -> bool | str:
 class WarcSession:
     """``with WarcSession(path, options) as s: s.get(url)``; the WARC is complete on exit."""
 
-    def __init__(self, path: Path, options: FetchOptions, blobs: BlobStore | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        options: FetchOptions,
+        blobs: BlobStore | None = None,
+        session: requests.Session | None = None,
+    ) -> None:
         self.path = path
         self.options = options
         self.blobs = blobs
@@ -152,8 +158,12 @@ class WarcSession:
         self._writer: WARCWriter | None = None
         self._capture: Any = None
         self._responses: list[StatusAndHeaders] = []  # WARC headers of each response written
-        self.session = polite_session(options)
+        # A *session* may be reused from one recording to the next (one thread's, made by
+        # `polite_session`): its cookies are dropped here and its connections on exit,
+        # so no recording sends another's cookies or reads through another's recorder.
+        self.session = session or polite_session(options)
         self.session.max_redirects = options.max_redirects
+        self.session.cookies.clear()
 
     def __enter__(self) -> WarcSession:
         if not issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection):
@@ -188,7 +198,7 @@ class WarcSession:
         tb: TracebackType | None,
     ) -> None:
         self._capture.__exit__(exc_type, exc, tb)
-        self.session.close()
+        self.session.close()  # (its connections record into this WARC: never reused)
         if self._file is not None:
             self._file.flush()
             self._file.close()

@@ -26,6 +26,7 @@ import itertools
 import os
 import platform
 import secrets
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,7 +41,7 @@ import warcio
 
 from vigil import __version__
 from vigil.blobs.base import StoredBlob
-from vigil.capture.fetch import Fetched, FetchOptions, WarcSession
+from vigil.capture.fetch import Fetched, FetchOptions, WarcSession, polite_session
 from vigil.capture.page import PageText, extract_text, media_urls
 from vigil.capture.screenshot import take_screenshot
 from vigil.errors import CaptureError
@@ -146,6 +147,7 @@ class WebCapturer:
         self.media = media
         self.screenshot = screenshot
         self.actor = Actor.current().as_json()
+        self._local = threading.local()  # each fetching thread's requests session
 
     def capture(self, url: str, *, checkpoint: bool = True) -> CaptureResult:
         """Capture *url*; `CaptureError` (nothing stored) if it gives no response at all.
@@ -235,7 +237,10 @@ class WebCapturer:
             fetched.error = CaptureError(f"{url}: not an http(s) URL")
             return fetched
         try:
-            with WarcSession(tmp, self.options, self.archive.blobs) as session:
+            if not hasattr(self._local, "session"):
+                self._local.session = polite_session(self.options)
+            warc = WarcSession(tmp, self.options, self.archive.blobs, self._local.session)
+            with warc as session:
                 page = session.get(url, keep_body=True)
                 fetched.page = page
                 fetched.add(page)
