@@ -5,6 +5,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,10 +155,80 @@ def test_one_threads_captures_share_a_session_but_no_cookies_or_connections(
     assert walled.items[1].sha256 == again.items[1].sha256
 
 
+def _record_payload(archive: Archive, item_id: str, warc_sha256: str) -> bytes:
+    """The payload (as warcio decodes it) of the WARC record an item names."""
+    record_id = archive.custody(item_id)[0].data["http"]["warc_record_id"]
+    with archive.blobs.open(warc_sha256) as f:
+        for record in ArchiveIterator(f):
+            if record.rec_headers.get_header("WARC-Record-ID") == record_id:
+                payload: bytes = record.content_stream().read()
+                return payload
+    raise AssertionError(f"no record {record_id}")
+
+
+@pytest.mark.parametrize(
+    ("path", "problem", "truncated"),
+    [
+        ("/br.html", None, False),
+        ("/gzip.html", None, False),
+        ("/drop.html", "body cut short", True),
+        ("/badgzip.html", "Content-Encoding could not be decoded", True),
+    ],
+)
+def test_an_item_holds_the_payload_of_the_record_it_names(
+    archive: Archive, site: str, path: str, problem: str | None, truncated: bool
+) -> None:
+    """Bodies are stored as they are read; one not read whole (dropped, undecodable) is
+    taken from its WARC record instead, and says so. Either way item == record."""
+    result = WebCapturer(archive, media=False).capture(f"{site}{path}")
+    warc, page = result.items[0], result.items[1]
+    assert page.kind == "page"
+    assert _blob(archive, page.sha256) == _record_payload(archive, page.id, warc.sha256)
+    http = archive.custody(page.id)[0].data["http"]
+    assert http.get("truncated", False) is truncated
+    if problem is None:
+        assert _blob(archive, page.sha256) == PAGE and not result.problems
+    else:
+        assert any(problem in p for p in result.problems), result.problems
+    assert verify_archive(archive.root).ok
+
+
+def test_the_page_item_is_the_pages_own_fetch_even_when_it_names_itself(
+    archive: Archive, site: str
+) -> None:
+    """A page that gives itself as its og:image is fetched twice; the page item (and its
+    text) is the first fetch, the second a medium."""
+    result = WebCapturer(archive).capture(f"{site}/self.html")
+    page = next(i for i in result.items if i.kind == "page")
+    text = next(i for i in result.items if i.kind == "text")
+    again = [i for i in result.items if i.kind == "media" and i.url == f"{site}/self.html"]
+    assert len(again) == 1
+
+    def number(text: str) -> int:  # which request of /self.html the server answered
+        return int(text.rsplit("request ", 1)[1].split("<", 1)[0].split()[0])
+
+    first = number(_blob(archive, page.sha256).decode())
+    assert number(_blob(archive, again[0].sha256).decode()) == first + 1
+    assert text.parent_id == page.id and number(_blob(archive, text.sha256).decode()) == first
+
+
+def test_importing_any_vigil_module_first_keeps_http_recording() -> None:
+    """`vigil` imports warcio's recorder before anything of it can import urllib3."""
+    code = (
+        "import vigil.ledger.stamping, vigil.watch.poll, requests, urllib3.connection\n"
+        "from warcio.capture_http import RecordingHTTPConnection\n"
+        "assert issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_oversized_response_is_cut_and_reported(archive: Archive, site: str) -> None:
     result = WebCapturer(archive, FetchOptions(max_bytes=1 << 20)).capture(f"{site}/big")
     assert any("larger than 1048576 bytes" in p for p in result.problems)
-    assert result.items[0].kind == "warc"
+    warc, body = result.items[0], result.items[1]
+    assert warc.kind == "warc"
+    assert _blob(archive, body.sha256) == _record_payload(archive, body.id, warc.sha256)
+    assert archive.custody(body.id)[0].data["http"]["truncated"] is True
 
 
 def test_content_encoding_is_removed_from_the_item_but_kept_in_the_warc(
@@ -186,16 +258,25 @@ def test_text_extraction_is_trafilaturas_json_extraction() -> None:
     from vigil.capture.page import extract_text
 
     latin1 = "<html><body><article><p>Le café à Alep a été détruit.</p>" * 20
+    decomposed = (  # alef + combining hamza above, e + combining acute: NFC composes them
+        "<html><head><title>\u0627\u0654\u0645\u0644 cafe\u0301</title></head><body>"
+        + "<article><p>\u0627\u0654\u0645\u0644 \u0641\u064a \u062d\u0644\u0628 cafe\u0301.</p>"
+        * 30
+        + "</article></body></html>"
+    ).encode()
     for html, ctype in (
         (PAGE, "text/html"),
+        (decomposed, "text/html; charset=utf-8"),
         (latin1.encode("latin-1"), "text/html; charset=latin-1"),
     ):
         url = "https://example.org/2016/12/13/aleppo"
-        document = html.decode("latin-1") if "latin" in ctype else html
+        charset = ctype.partition("charset=")[2]
+        document = html.decode(charset) if charset else html
         raw = trafilatura.extract(document, url=url, output_format="json", with_metadata=True)
         expected = json.loads(raw)
         found = extract_text(html, url, ctype)
         assert found is not None and found.text == expected["text"] and found.text
+        assert "\u0654" not in found.text + (found.title or "")  # composed (NFC)
         assert (found.title, found.author, found.published) == (
             expected["title"],
             expected["author"],

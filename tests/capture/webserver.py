@@ -129,6 +129,29 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self._redirect("/page.html")
         if path == "/loop":
             return self._redirect("/loop")
+        if path == "/br.html":
+            import brotli
+
+            return self._send(200, "text/html", brotli.compress(PAGE), {"Content-Encoding": "br"})
+        if path == "/badgzip.html":  # labelled gzip, sent plain
+            return self._send(200, "text/html", PAGE, {"Content-Encoding": "gzip"})
+        if path == "/drop.html":  # promises twice what it sends, then hangs up
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(2 * len(PAGE)))
+            self.end_headers()
+            self.wfile.write(PAGE)
+            self.wfile.flush()
+            self.close_connection = True
+            return None
+        if path == "/self.html":  # names itself as its image, and changes on every request
+            count = sum(1 for _, p, _ in log if p == "/self.html")
+            body = (
+                '<html><head><meta property="og:image" content="/self.html"></head><body>'
+                f"<article><p>{'A statement from eastern Aleppo. ' * 20}request {count}"
+                "</p></article></body></html>"
+            )
+            return self._send(200, "text/html", body.encode())
         if path == "/cookie":  # a cookie wall: sets a cookie, then sends on to the page
             extra = {"Location": "/page.html", "Set-Cookie": "wall=passed; Path=/"}
             return self._send(302, "text/plain", b"", extra)

@@ -1,10 +1,7 @@
-"""Ways evidence comes in: local files, web pages; platforms, streams and imports to come.
+"""Ways evidence comes in: local files, web pages, platforms, streams and imports.
 
-warcio records HTTP by replacing ``http.client.HTTPConnection`` when it is first
-imported; urllib3 (under requests) subclasses whatever class it finds when *it*
-is imported. So warcio's recorder is imported here, before any capture module can
-import requests. `vigil.capture.fetch.WarcSession` refuses to run if the order was
-broken anyway (requests imported by someone else first), rather than capture nothing.
+warcio's HTTP recorder must be imported before urllib3: `vigil.warcio_setup` sees
+to it (imported by the package `vigil` itself, so before any capture module).
 """
 
-import warcio.capture_http  # noqa: F401  (must precede any import of urllib3)
+import vigil.warcio_setup  # noqa: F401  (must precede any import of urllib3)

@@ -10,7 +10,9 @@ Bodies are read in chunks up to ``max_bytes``; a larger response is cut there an
 reported as truncated (the WARC holds what was received). Given a blob store, each
 response body is stored while it is read (decoded: without transfer and content
 encodings, the bytes a browser would use), and `Fetched` names the WARC record it
-came from, so nothing has to read the WARC back.
+came from, so a complete response needs no reading back. A body that was not read
+whole (cut, dropped, undecodable) is marked ``truncated``: its item is then made
+from its WARC record instead (see `vigil.capture.web`), as for any WARC tool.
 """
 
 from __future__ import annotations
@@ -81,10 +83,10 @@ class Fetched:
     status: int | None
     content_type: str = ""
     hops: list[dict[str, Any]] = field(default_factory=list)
-    truncated: bool = False
+    truncated: bool = False  # the body read is not the whole decoded body (`problem` says why)
     problem: str = ""
     body: bytes = b""  # kept only for HTML when asked (to find media and text)
-    blob: StoredBlob | None = None  # the body, when the session stores bodies
+    blob: StoredBlob | None = None  # the body as read, when the session stores bodies
     record: dict[str, str | None] = field(default_factory=dict)  # its WARC response record
 
 
@@ -237,7 +239,7 @@ class WarcSession:
             status=response.status_code,
             content_type=response.headers.get("Content-Type", ""),
             hops=[_hop(r) for r in response.history],
-            truncated=body.truncated,
+            truncated=bool(body.cut),
             body=body.kept.getvalue() if body.kept is not None else b"",
             blob=blob,
             record={
@@ -246,8 +248,9 @@ class WarcSession:
                 "ip": record.get_header("WARC-IP-Address") if record else None,
             },
         )
-        if body.truncated:
-            fetched.problem = f"response larger than {options.max_bytes} bytes: cut there"
+        if body.cut:
+            logger.warning("%s: %s", response.url, body.cut)
+            fetched.problem = body.cut
         if certificate is not None:
             self._write_certificate(response.url, certificate)
         return fetched
@@ -273,10 +276,10 @@ class _Body(io.RawIOBase):
         super().__init__()
         self._response = response
         self._chunks: Iterator[bytes] = response.iter_content(1 << 16)
-        self._left = limit
+        self._limit = self._left = limit
         self._pending = b""
         self._ended = False
-        self.truncated = False
+        self.cut = ""  # why the body read is not the whole decoded body, if it is not
         self.kept: io.BytesIO | None = io.BytesIO() if keep else None
 
     def readable(self) -> bool:
@@ -303,14 +306,17 @@ class _Body(io.RawIOBase):
             return b""
         try:
             chunk = next(self._chunks, b"")
+        except requests.exceptions.ContentDecodingError as exc:
+            self.cut = f"its Content-Encoding could not be decoded ({_reason(exc)})"
+            chunk = b""
         except requests.RequestException as exc:
-            logger.warning("%s: body cut short: %s", self._response.url, _reason(exc))
-            self.truncated = self._ended = True
-            return b""
+            self.cut = f"body cut short ({_reason(exc)})"
+            chunk = b""
         if len(chunk) > self._left:  # (also one byte past a body of exactly the limit)
-            chunk, self.truncated = chunk[: self._left], True
+            chunk = chunk[: self._left]
+            self.cut = f"response larger than {self._limit} bytes: cut there"
         self._left -= len(chunk)
-        self._ended = self.truncated or not chunk
+        self._ended = bool(self.cut) or not chunk
         if self.kept is not None:
             self.kept.write(chunk)
         return chunk

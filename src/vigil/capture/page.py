@@ -18,6 +18,7 @@ from urllib.parse import urljoin, urlsplit
 import lxml.html
 import trafilatura
 from trafilatura.settings import Document, Extractor
+from trafilatura.utils import normalize_unicode
 from trafilatura.xml import xmltotxt
 
 __all__ = ["MEDIA_EXTENSIONS", "PageText", "declared_charset", "extract_text", "media_urls"]
@@ -123,10 +124,10 @@ def extract_text(html: bytes, url: str, content_type: str = "") -> PageText | No
         return None
     doc = _parse(html)
     lang = doc.get("lang") if doc is not None else None
-    return PageText(
-        text=xmltotxt(found.body, include_formatting=False) or "",
-        title=found.title,
-        author=found.author,
+    return PageText(  # NFC, as `extract` normalises what it returns
+        text=normalize_unicode(xmltotxt(found.body, include_formatting=False) or ""),
+        title=normalize_unicode(found.title) if found.title else None,
+        author=normalize_unicode(found.author) if found.author else None,
         published=found.date,
         language=found.language or lang,
         tool=f"trafilatura {trafilatura.__version__}",

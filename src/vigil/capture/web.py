@@ -27,6 +27,7 @@ import os
 import platform
 import secrets
 import threading
+import zlib
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit
 import requests
 import trafilatura
 import warcio
+from warcio.archiveiterator import ArchiveIterator
 
 from vigil import __version__
 from vigil.blobs.base import StoredBlob
@@ -51,6 +53,7 @@ from vigil.sniff import sniff_media_type
 
 if TYPE_CHECKING:
     from vigil.archive import Archive
+    from vigil.blobs.base import BlobStore
     from vigil.db.index import ItemRow
 
 __all__ = ["CaptureResult", "WebCapturer"]
@@ -81,6 +84,7 @@ class _Response:
     warc_date: str
     ip: str | None
     blob: StoredBlob
+    truncated: bool = False  # not read whole: *blob* is replaced by its record's payload
 
 
 @dataclass
@@ -94,26 +98,54 @@ class _Fetch:
     page: Fetched | None = None
     text: PageText | None = None
     responses: list[_Response] = field(default_factory=list)
+    page_response: _Response | None = None
     certificates: list[dict[str, str]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     error: CaptureError | None = None
 
-    def add(self, fetched: Fetched) -> None:
+    def add(self, fetched: Fetched, *, page: bool = False) -> None:
         """Keep a response with a body as a future item (not a redirect hop)."""
         status = fetched.status or 0
-        if fetched.blob is None or fetched.blob.size == 0 or 300 <= status < 400:
+        if fetched.blob is None or 300 <= status < 400 or not fetched.record.get("id"):
             return
-        self.responses.append(
-            _Response(
-                url=fetched.final_url,
-                status=status,
-                content_type=fetched.content_type,
-                record_id=fetched.record.get("id") or "",
-                warc_date=fetched.record.get("date") or "",
-                ip=fetched.record.get("ip"),
-                blob=fetched.blob,
-            )
+        if fetched.blob.size == 0 and not fetched.truncated:
+            return
+        response = _Response(
+            url=fetched.final_url,
+            status=status,
+            content_type=fetched.content_type,
+            record_id=fetched.record.get("id") or "",
+            warc_date=fetched.record.get("date") or "",
+            ip=fetched.record.get("ip"),
+            blob=fetched.blob,
+            truncated=fetched.truncated,
         )
+        self.responses.append(response)
+        self.page_response = response if page else self.page_response
+
+    def bodies_from_records(self, store: BlobStore) -> None:
+        """Replace each body not read whole by its WARC record's payload (as warcio
+        decodes it): the item then holds what the record it names holds, as before this
+        shortcut existed. Rare (cut, dropped or undecodable responses)."""
+        wanted = {r.record_id: r for r in self.responses if r.truncated}
+        if not wanted:
+            return
+        lost = set()
+        with self.tmp.open("rb") as stream:
+            for record in ArchiveIterator(stream):
+                response = wanted.get(record.rec_headers.get_header("WARC-Record-ID"))
+                if response is None:
+                    continue
+                try:
+                    response.blob = store.put(record.content_stream())
+                except (OSError, ValueError, EOFError, zlib.error) as exc:
+                    self.problems.append(f"{response.url}: body unreadable in the WARC: {exc}")
+                    lost.add(response.record_id)
+        self.responses = [
+            r for r in self.responses if r.blob.size > 0 and r.record_id not in lost
+        ]
+        if self.page_response is not None and self.page_response not in self.responses:
+            self.page_response = None
 
 
 @dataclass
@@ -243,7 +275,7 @@ class WebCapturer:
             with warc as session:
                 page = session.get(url, keep_body=True)
                 fetched.page = page
-                fetched.add(page)
+                fetched.add(page, page=True)
                 fetched.problems += [f"{url}: {page.problem}"] if page.problem else []
                 if self.media and page.body:
                     for media_url in media_urls(page.body, page.final_url):
@@ -251,6 +283,7 @@ class WebCapturer:
             fetched.certificates = [
                 {"url": c.url, "sha256": c.sha256} for c in session.certificates
             ]
+            fetched.bodies_from_records(self.archive.blobs)
             if page.body:
                 fetched.text = extract_text(page.body, page.final_url, page.content_type)
         except CaptureError as exc:
@@ -350,14 +383,19 @@ class WebCapturer:
             }
         ]
         page_id = None
-        # The page is the last response from the final URL (a medium may name it again).
-        last = {r.url: n for n, r in enumerate(responses)}
-        for n, response in enumerate(responses):
-            if last[response.url] != n and response.status >= 500:
-                continue
-            is_page = page_id is None and response.url == page.final_url and last[response.url] == n
+        for response in responses:
+            is_page = response is fetched.page_response
             item_id = new_item_id()
             page_id = item_id if is_page else page_id
+            http: dict[str, Any] = {
+                "status": response.status,
+                "content_type": response.content_type,
+                "warc_record_id": response.record_id,
+                "warc_date": response.warc_date,
+                "ip": response.ip,
+            }
+            if response.truncated:
+                http["truncated"] = True
             events.append(
                 {
                     "v": 1,
@@ -371,13 +409,7 @@ class WebCapturer:
                     "media_type": sniff_media_type(response.blob.head),
                     "name": _name_for(response.url),
                     "url": response.url,
-                    "http": {
-                        "status": response.status,
-                        "content_type": response.content_type,
-                        "warc_record_id": response.record_id,
-                        "warc_date": response.warc_date,
-                        "ip": response.ip,
-                    },
+                    "http": http,
                     "actor": self.actor,
                 }
             )
