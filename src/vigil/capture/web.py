@@ -141,9 +141,7 @@ class _Fetch:
                 except (OSError, ValueError, EOFError, zlib.error) as exc:
                     self.problems.append(f"{response.url}: body unreadable in the WARC: {exc}")
                     lost.add(response.record_id)
-        self.responses = [
-            r for r in self.responses if r.blob.size > 0 and r.record_id not in lost
-        ]
+        self.responses = [r for r in self.responses if r.blob.size > 0 and r.record_id not in lost]
         if self.page_response is not None and self.page_response not in self.responses:
             self.page_response = None
 
