@@ -3,5 +3,3 @@
 warcio's HTTP recorder must be imported before urllib3: `vigil.warcio_setup` sees
 to it (imported by the package `vigil` itself, so before any capture module).
 """
-
-import vigil.warcio_setup  # noqa: F401  (must precede any import of urllib3)

@@ -7,12 +7,12 @@ record pair per redirect hop. For HTTPS the server's certificate (DER) is added
 as a ``metadata`` record concurrent to the response.
 
 Bodies are read in chunks up to ``max_bytes``; a larger response is cut there and
-reported as truncated (the WARC holds what was received). Given a blob store, each
-response body is stored while it is read (decoded: without transfer and content
-encodings, the bytes a browser would use), and `Fetched` names the WARC record it
-came from, so a complete response needs no reading back. A body that was not read
-whole (cut, dropped, undecodable) is marked ``truncated``: its item is then made
-from its WARC record instead (see `vigil.capture.web`), as for any WARC tool.
+reported as truncated (the WARC holds what was received). Each response body is
+stored as a blob while it is read (decoded: without transfer and content encodings,
+the bytes a browser would use), and `Fetched` names the WARC record it came from,
+so a complete response needs no reading back. A body that was not read whole (cut,
+dropped, undecodable) is marked ``truncated``: its item is then made from its WARC
+record instead (see `vigil.capture.web`), as for any WARC tool.
 """
 
 from __future__ import annotations
@@ -47,7 +47,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_USER_AGENT",
-    "Certificate",
     "FetchOptions",
     "Fetched",
     "WarcSession",
@@ -86,14 +85,8 @@ class Fetched:
     truncated: bool = False  # the body read is not the whole decoded body (`problem` says why)
     problem: str = ""
     body: bytes = b""  # kept only for HTML when asked (to find media and text)
-    blob: StoredBlob | None = None  # the body as read, when the session stores bodies
+    blob: StoredBlob | None = None  # the body as read, stored
     record: dict[str, str | None] = field(default_factory=dict)  # its WARC response record
-
-
-@dataclass
-class Certificate:
-    url: str
-    sha256: str
 
 
 def polite_session(options: FetchOptions) -> requests.Session:
@@ -143,19 +136,20 @@ def ca_bundle(verify: bool | str) -> bool | str:
 
 
 class WarcSession:
-    """``with WarcSession(path, options) as s: s.get(url)``; the WARC is complete on exit."""
+    """``with WarcSession(path, options, blobs) as s: s.get(url)``; the WARC is complete
+    on exit, and every body and TLS certificate read is in *blobs*."""
 
     def __init__(
         self,
         path: Path,
         options: FetchOptions,
-        blobs: BlobStore | None = None,
+        blobs: BlobStore,
         session: requests.Session | None = None,
     ) -> None:
         self.path = path
         self.options = options
         self.blobs = blobs
-        self.certificates: list[Certificate] = []  # stored when *blobs* is given
+        self.certificates: list[dict[str, str]] = []  # url and sha256 of each one stored
         self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
         self._capture: Any = None
@@ -171,7 +165,7 @@ class WarcSession:
         if not issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection):
             raise CaptureError(
                 "HTTP recording is unavailable: urllib3 was imported before warcio's "
-                "recorder; import vigil.capture before requests or urllib3"
+                "recorder; import vigil before requests or urllib3"
             )
         self._file = self.path.open("xb")
         self._writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
@@ -225,11 +219,7 @@ class WarcSession:
             certificate = _peer_certificate(response)
             is_html = "html" in response.headers.get("Content-Type", "").lower()
             body = _Body(response, options.max_bytes, keep=keep_body and is_html)
-            blob = None
-            if self.blobs is not None:
-                blob = self.blobs.put(cast("BinaryIO", body))
-            else:
-                body.drain()
+            blob = self.blobs.put(cast("BinaryIO", body))
         # The response is closed: warcio has written its record (the last one of this
         # get; any before it were redirect hops and retried attempts).
         record = self._responses[-1] if len(self._responses) > written else None
@@ -263,14 +253,13 @@ class WarcSession:
             url, "metadata", payload=io.BytesIO(der), warc_content_type="application/pkix-cert"
         )
         self._writer.write_record(record)
-        if self.blobs is not None:
-            self.certificates.append(Certificate(url, self.blobs.put(io.BytesIO(der)).sha256))
+        self.certificates.append({"url": url, "sha256": self.blobs.put(io.BytesIO(der)).sha256})
 
 
 class _Body(io.RawIOBase):
     """A response's decoded body as a stream, cut after *limit* bytes; a connection that
-    fails on the way ends it early. Either way `truncated` says so. With *keep*, the
-    bytes read are also kept (HTML, for its media and text)."""
+    fails on the way, or a body that will not decode, ends it early; `cut` says why.
+    With *keep*, the bytes read are also kept (HTML, for its media and text)."""
 
     def __init__(self, response: requests.Response, limit: int, *, keep: bool) -> None:
         super().__init__()
@@ -320,11 +309,6 @@ class _Body(io.RawIOBase):
         if self.kept is not None:
             self.kept.write(chunk)
         return chunk
-
-    def drain(self) -> None:
-        """Read to the end without keeping anything but what *keep* asks for."""
-        while self._next():
-            pass
 
 
 def _hop(response: requests.Response) -> dict[str, Any]:

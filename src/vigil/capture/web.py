@@ -278,9 +278,7 @@ class WebCapturer:
                 if self.media and page.body:
                     for media_url in media_urls(page.body, page.final_url):
                         fetched.problems += self._fetch_medium(session, media_url, fetched)
-            fetched.certificates = [
-                {"url": c.url, "sha256": c.sha256} for c in session.certificates
-            ]
+            fetched.certificates = session.certificates
             fetched.bodies_from_records(self.archive.blobs)
             if page.body:
                 fetched.text = extract_text(page.body, page.final_url, page.content_type)

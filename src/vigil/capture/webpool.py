@@ -54,7 +54,6 @@ class _BlobsOnly:
 def _start(blob_root: str, options: FetchOptions, media: bool, threads: int) -> None:
     """In each worker: a capturer over the blob folder, its puts deferred to `sync`."""
     global _capturer, _store, _threads
-    import vigil.capture  # noqa: F401  (warcio's recorder before urllib3 is imported)
     from vigil.capture.web import WebCapturer
 
     _store = FilesystemBlobStore(Path(blob_root))
