@@ -19,7 +19,8 @@ from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
 
-from tests.conftest import FIXTURES, db_url, run_vigil
+from tests.conftest import db_url, run_vigil
+from tests.export.photos import CALM, FACES, PHOTO, pixels_of, sharpness
 from vigil.archive import Archive
 from vigil.enrich.runner import Runner
 from vigil.errors import InputError
@@ -28,37 +29,6 @@ from vigil.export.public import redaction_of
 from vigil.export.verify import verify_package
 from vigil.export.warcredact import redact_warc
 from vigil.redact import Box, redact_file
-
-PHOTO = (FIXTURES / "social" / "twitter-archive-milahu104" / "data" / "deleted_tweets_media"
-         / "2027737443122769985-HCP4VPIWkAADmOs.jpg")  # fmt: skip
-FACES = [Box(315, 61, 132, 194), Box(923, 128, 123, 156)]  # the two men (1200 x 800)
-CALM = Box(20, 560, 200, 200)  # the desk, far from any face
-
-
-def sharpness(pixels: np.ndarray, box: Box) -> float:
-    """Variance of horizontal differences inside *box*: high for detail, near 0 if blurred."""
-    region = pixels[box.y : box.y + box.h, box.x : box.x + box.w].astype(float).mean(axis=2)
-    return float(np.diff(region, axis=1).var())
-
-
-def pixels_of(path: Path | bytes) -> np.ndarray:
-    with Image.open(io.BytesIO(path) if isinstance(path, bytes) else path) as image:
-        return np.array(image.convert("RGB"))
-
-
-@pytest.fixture
-def tagged_photo(tmp_path: Path) -> Path:
-    """The photo with GPS, a camera owner and a comment in its EXIF, and XMP."""
-    with Image.open(PHOTO) as image:
-        exif = image.getexif()
-        exif[0x013B] = "Witness Name"  # Artist
-        exif[0x010F] = "PhoneMaker"
-        gps = exif.get_ifd(0x8825)
-        gps.update({1: "N", 2: (36.0, 12.0, 0.0), 3: "E", 4: (37.0, 9.0, 0.0)})
-        out = tmp_path / "witness.jpg"
-        image.save(out, exif=exif, xmp=b"<x:xmpmeta>Witness Name, Aleppo</x:xmpmeta>")
-    assert b"Witness Name" in out.read_bytes()
-    return out
 
 
 def test_faces_are_blurred_and_the_metadata_is_gone(tagged_photo: Path, tmp_path: Path) -> None:

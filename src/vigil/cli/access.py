@@ -96,8 +96,9 @@ def redact(
     state: State, ref: str, boxes: tuple[str, ...], no_detect: bool, reason: str | None,
     as_json: bool,
 ) -> None:  # fmt: skip
-    """Make the public copy of an image, video, audio file or WARC: faces blurred
-    (detected, plus any --box), metadata stripped. The original is untouched; the copy
+    """Make the public copy of an image, video, audio file or WARC, or of a text that
+    inlines media as data: URIs: faces blurred (detected, plus any --box), metadata
+    stripped, other inlined files removed. The original is untouched; the copy
     is a logged derivative, and public packages (export --public) hold it instead. A
     newer copy replaces an older one in later packages.
 
@@ -119,7 +120,16 @@ def redact(
     faces = len(result.get("faces", [])) or result.get("frames_with_faces", 0)
     click.echo(f"{copy.id}  {copy.name}  ({copy.media_type}): redacted copy of {target.id}")
     if "redacted" in result:
-        click.echo(f"  {len(result['redacted'])} media record(s) redacted in the WARC")
+        click.echo(
+            f"  {len(result['redacted'])} media record(s) redacted in the WARC, "
+            f"{len(result.get('scrubbed', []))} text(s) with inlined media scrubbed"
+        )
+    elif "data_uris" in result:
+        actions = [d["action"] for d in result["data_uris"]]
+        click.echo(
+            f"  inlined data: URIs: {actions.count('redacted')} redacted, "
+            f"{actions.count('removed')} removed"
+        )
     elif result.get("detected"):
         click.echo(f"  faces detected: {faces}; boxes given: {len(chosen)}")
     else:

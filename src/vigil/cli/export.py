@@ -30,7 +30,8 @@ MAX_QUERY_ITEMS = 10_000
 @click.option(
     "--public",
     is_flag=True,
-    help="For the public: redacted copies of images, videos, audio and WARCs (vigil redact; "
+    help="For the public: redacted copies of images, videos, audio, WARCs and of texts that "
+    "inline media as data: URIs (vigil redact; "
     "made now where missing), no sealed items, no files that cannot be cleaned (PDF, office), "
     "no identifying metadata (paths, operators, hosts) nor the ledger entries that carry it.",
 )

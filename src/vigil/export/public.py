@@ -1,7 +1,10 @@
 """Public copies: what a public package holds in place of each original (invariant 6).
 
 * texts that are content (files, posts, pages, their extracted text, media such as
-  subtitles, incidents) are public as they are; texts that describe an original
+  subtitles, incidents) are public as they are, unless they embed media as ``data:``
+  URIs (a photo inside a page's HTML): then by their redacted copy, the text with each
+  such image or video redacted and anything else embedded removed
+  (`vigil.export.datauris`); texts that describe an original
   (its metadata with GPS, C2PA, OCR, hashes, WARC indexes) or hold lists of people
   (casualty lists, linkage, estimates) are left out;
 * images, videos and audio are replaced by their latest **redacted copy**
@@ -44,7 +47,9 @@ TEXTS = ("text/", "application/json", "application/ld+json", "application/xml",
          "application/xhtml+xml", "application/rss+xml", "application/atom+xml")  # fmt: skip
 PUBLIC_TEXTS = {"file", "post", "page", "text", "media", "incident"}  # what texts may be public
 _SUFFIX = {"image/jpeg": "jpg", "image/png": "png", "video/mp4": "mp4",
-           "audio/x-matroska": "mka", "application/warc": "warc.gz"}  # fmt: skip
+           "audio/x-matroska": "mka", "application/warc": "warc.gz", "text/html": "html",
+           "text/plain": "txt", "text/css": "css", "application/json": "json",
+           "application/xhtml+xml": "xhtml", "application/xml": "xml"}  # fmt: skip
 
 
 def is_warc(archive: Archive, row: ItemRow) -> bool:
@@ -57,6 +62,14 @@ def is_warc(archive: Archive, row: ItemRow) -> bool:
         with contextlib.suppress(zlib.error):
             head = zlib.decompressobj(wbits=31).decompress(head, 16)
     return head.startswith(b"WARC/")
+
+
+def _embeds_media(archive: Archive, row: ItemRow) -> bool:
+    """Whether a text item holds ``data:`` URIs (read whole: texts are small enough)."""
+    from vigil.export.datauris import embeds_data_uris
+
+    with archive.blobs.open(row.sha256) as f:
+        return embeds_data_uris(f.read())
 
 
 def redaction_of(archive: Archive, item_id: str) -> ItemRow | None:
@@ -89,14 +102,18 @@ def redact_item(
     given = list(boxes or [])
     if row.kind == REDACTED:
         raise InputError(f"{row.id}: this is already a redacted copy (redact its original)")
-    if not (warc or redactable(row.media_type)):
+    text = row.media_type.startswith(TEXTS) and not warc
+    if not (warc or text or redactable(row.media_type)):
         raise InputError(f"{row.id}: no redacted copy can be made of {row.media_type}")
+    if text and given:
+        raise InputError(f"{row.id}: a text's embedded images are redacted by detection; "
+                         "boxes need an image or a video")  # fmt: skip
     if row.id in sealed_ids(archive):
         raise InputError(f"{row.id}: sealed items are never public (unseal it first)")
     if warc and given:
         raise InputError(f"{row.id}: a WARC's images are redacted by detection; boxes need an "
                          "image or a video (redact the captured media item)")  # fmt: skip
-    if not detect and not given and not warc:
+    if not detect and not given and not (warc or text):
         raise InputError(f"{row.id}: --no-detect needs at least one --box (else nothing is "
                          "blurred)")  # fmt: skip
     earlier = redaction_of(archive, row.id)
@@ -112,6 +129,10 @@ def redact_item(
             from vigil.export.warcredact import redact_warc
 
             result = redact_warc(src, dst, detect=detect)
+        elif text:
+            from vigil.export.datauris import redact_text_file
+
+            result = redact_text_file(src, dst, row.media_type, detect=detect)
         else:
             result = redact_file(src, dst, row.media_type, given, detect=detect)
         with dst.open("rb") as f:
@@ -150,11 +171,12 @@ def public_copy(archive: Archive, row: ItemRow, is_warc: bool) -> tuple[ItemRow 
     """What a public package holds for *row* (itself, or its redacted copy), or None and
     why it is left out."""
     if row.media_type.startswith(TEXTS) and not is_warc:
-        if row.kind in PUBLIC_TEXTS:
+        if row.kind not in PUBLIC_TEXTS:
+            return None, (f"a {row.kind} is not public: it describes the original (metadata, "
+                          "places, hashes) or names people")  # fmt: skip
+        if not _embeds_media(archive, row):
             return row, ""
-        return None, (f"a {row.kind} is not public: it describes the original (metadata, "
-                      "places, hashes) or names people")  # fmt: skip
-    if not (is_warc or redactable(row.media_type)):
+    elif not (is_warc or redactable(row.media_type)):
         return None, f"no public copy of {row.media_type} (its contents may identify people)"
     found = redaction_of(archive, row.id)
     if found is not None:

@@ -11,13 +11,14 @@ Records are read with warcio; what the public copy holds:
   name or ETag of the original survives; the WARC headers keep the URI, date and IP,
   digests recomputed, the original's ``WARC-Record-ID`` in ``WARC-Vigil-Redacted-From``);
   text by both label and bytes, and empty payloads, are copied byte for byte (its gzip
-  member as stored; a record of an uncompressed WARC is compressed on its own); anything
-  else (PDF, office files, archives, audio, untyped) is left out;
+  member as stored; a record of an uncompressed WARC is compressed on its own), unless
+  it embeds media as ``data:`` URIs: then it is rebuilt the same way with those URIs
+  scrubbed (`vigil.export.datauris`: images and videos redacted, the rest removed);
+  anything else (PDF, office files, archives, audio, untyped) is left out;
 * ``revisit`` records (no payload) are copied; ``request`` (cookies, credentials),
   ``metadata``, ``conversion``, ``continuation`` and other records are left out.
 
-What was redacted, left out and dropped is in the result. Images embedded in text as
-``data:`` URIs are not found (a known limit: review such pages before publishing).
+What was redacted, scrubbed, left out and dropped is in the result.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from warcio.warcwriter import WARCWriter
 from vigil import __version__
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
+from vigil.export.datauris import embeds_data_uris, scrub
 from vigil.export.public import TEXTS
 from vigil.redact import redact_file
 from vigil.sniff import sniff_media_type
@@ -70,6 +72,33 @@ def _decision(declared: str, sniffed: str) -> str:
     return "leave"
 
 
+def _rebuilt(writer: WARCWriter, record: Any, body: bytes, content_type: str) -> bytes:
+    """A new record (gzip member) in place of *record*, holding *body* (decoded) of
+    *content_type*: of its HTTP headers only the status and date are kept; its WARC
+    headers keep the URI, date and IP, the digests are new, and the original's id is in
+    ``WARC-Vigil-Redacted-From``."""
+    warc_fields = {k: v for k, v in record.rec_headers.headers if k.lower() not in _DROP_WARC}
+    warc_fields["WARC-Vigil-Redacted-From"] = record.rec_headers.get_header("WARC-Record-ID")
+    uri = record.rec_headers.get_header("WARC-Target-URI")
+    old = record.http_headers
+    if old is None:  # a resource record: the body alone
+        new = writer.create_warc_record(
+            uri, "resource", payload=io.BytesIO(body), length=len(body),
+            warc_headers_dict=warc_fields, warc_content_type=content_type,
+        )  # fmt: skip
+    else:
+        fields = [(k, v) for k, v in old.headers if k.lower() in _KEEP_HTTP]
+        fields += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        http_headers = StatusAndHeaders(old.statusline, fields, protocol=old.protocol)
+        new = writer.create_warc_record(
+            uri, "response", payload=io.BytesIO(body), length=len(body),
+            warc_headers_dict=warc_fields, http_headers=http_headers,
+        )  # fmt: skip
+    out = io.BytesIO()
+    WARCWriter(out, gzip=True, warc_version="1.1").write_record(new)
+    return out.getvalue()
+
+
 def _redacted_record(
     writer: WARCWriter, record: Any, payload: bytes, media_type: str, scratch: Path,
     detect: bool,
@@ -78,22 +107,21 @@ def _redacted_record(
     src, dst = scratch / "payload", scratch / "redacted"
     src.write_bytes(payload)
     done = redact_file(src, dst, media_type, [], detect=detect)
-    body = dst.read_bytes()
-    old = record.http_headers
-    fields = [(k, v) for k, v in old.headers if k.lower() in _KEEP_HTTP]
-    fields += [("Content-Type", done["media_type"]), ("Content-Length", str(len(body)))]
-    http_headers = StatusAndHeaders(old.statusline, fields, protocol=old.protocol)
-    warc_fields = {k: v for k, v in record.rec_headers.headers if k.lower() not in _DROP_WARC}
-    warc_fields["WARC-Vigil-Redacted-From"] = record.rec_headers.get_header("WARC-Record-ID")
-    uri = record.rec_headers.get_header("WARC-Target-URI")
-    new = writer.create_warc_record(
-        uri, "response", payload=io.BytesIO(body), length=len(body),
-        warc_headers_dict=warc_fields, http_headers=http_headers,
-    )  # fmt: skip
-    out = io.BytesIO()
-    WARCWriter(out, gzip=True, warc_version="1.1").write_record(new)
+    piece = _rebuilt(writer, record, dst.read_bytes(), done["media_type"])
     faces = len(done.get("faces", [])) + done.get("frames_with_faces", 0)
-    return out.getvalue(), {"uri": uri, "media_type": media_type, "faces": faces}
+    uri = record.rec_headers.get_header("WARC-Target-URI")
+    return piece, {"uri": uri, "media_type": media_type, "faces": faces}
+
+
+def _scrubbed_record(
+    writer: WARCWriter, record: Any, payload: bytes, detect: bool
+) -> tuple[bytes, dict[str, Any]]:
+    """The new record for a text that embeds ``data:`` URIs, and what was done to them."""
+    text, found = scrub(payload, detect=detect)
+    headers = record.http_headers if record.http_headers is not None else record.rec_headers
+    content_type = headers.get_header("Content-Type") or "text/plain"  # (its charset kept)
+    uri = record.rec_headers.get_header("WARC-Target-URI")
+    return _rebuilt(writer, record, text, content_type), {"uri": uri, "data_uris": found}
 
 
 def _warcinfo(writer: WARCWriter, name: str) -> bytes:
@@ -112,6 +140,7 @@ def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
     raw = src.read_bytes()
     gzipped = raw[:2] == b"\x1f\x8b"
     redacted: list[dict[str, Any]] = []
+    scrubbed: list[dict[str, Any]] = []  # texts whose data: URIs were redacted or removed
     left_out: list[dict[str, str]] = []
     dropped: dict[str, int] = {}
     writer = WARCWriter(io.BytesIO(), gzip=True, warc_version="1.1")
@@ -146,6 +175,11 @@ def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
                     records.read_to_end(record)
                     continue
                 records.read_to_end(record)
+                if action == "copy" and record.rec_type in PAYLOADS and embeds_data_uris(payload):
+                    piece, note = _scrubbed_record(writer, record, payload, detect)
+                    pieces.append(piece)
+                    scrubbed.append(note)
+                    continue
                 if action == "leave":  # a PDF, an archive, audio, untyped: cannot be cleaned
                     what = sniffed or _declared(record) or "?"
                     left_out.append({"uri": uri, "why": f"no public copy of {what}"})
@@ -156,5 +190,5 @@ def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
         except ArchiveLoadFailed as exc:
             raise InputError(f"{src.name}: not a readable WARC ({exc})") from None
     dst.write_bytes(b"".join(pieces))
-    return {"media_type": "application/warc", "redacted": redacted, "left_out": left_out,
-            "records_dropped": dropped}  # fmt: skip
+    return {"media_type": "application/warc", "redacted": redacted, "scrubbed": scrubbed,
+            "left_out": left_out, "records_dropped": dropped}  # fmt: skip

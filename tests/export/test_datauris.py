@@ -1,0 +1,184 @@
+"""Photos inlined in texts as ``data:`` URIs never reach a public copy unredacted.
+
+The photo is the real face photo (`tests.export.photos`) with a witness's name and GPS in
+its EXIF; it is embedded the ways pages, CSS, JSON and SVG embed images."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import io
+import json
+import re
+import urllib.parse
+import zipfile
+from pathlib import Path
+
+import pytest
+from warcio.archiveiterator import ArchiveIterator
+from warcio.statusandheaders import StatusAndHeaders
+from warcio.warcwriter import WARCWriter
+
+from tests.conftest import db_url, run_vigil
+from tests.export.photos import FACES, pixels_of, sharpness
+from vigil.archive import Archive
+from vigil.export.datauris import embeds_data_uris, scrub
+from vigil.export.package import export_package
+from vigil.export.public import redaction_of
+from vigil.export.verify import verify_package
+from vigil.export.warcredact import redact_warc
+
+_URI = re.compile(rb"data:([a-z/+]+);base64,([A-Za-z0-9+/=]+)")
+
+
+def page_with(photo: bytes) -> bytes:
+    """A page holding *photo* five ways, a font, a broken URI, and prose about data."""
+    b64 = base64.b64encode(photo)
+    wrapped = b"\n".join(b64[i : i + 76] for i in range(0, len(b64), 76))
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><image href="data:image/jpeg;base64,%s"/></svg>'
+    svg_inside = svg % b64
+    font = base64.b64encode(b"wOF2" + bytes(range(256)))
+    return b"".join([
+        b"<html><body><p>metadata: none. Data: 82 civilians.</p>",
+        b'<img src="data:image/jpeg;base64,%s" alt="one">' % wrapped,
+        b'<div style="background:url(data:image/svg+xml;base64,%s)"></div>'
+        % base64.b64encode(svg_inside),
+        b"<img src='data:image/svg+xml,%s'>" % urllib.parse.quote_from_bytes(svg_inside).encode(),
+        b'<script>var post = {"photo": "data:image\\/jpeg;base64,%s"};</script>'
+        % b64.replace(b"/", b"\\/"),
+        b"<img src='data:application/octet-stream;base64,%s'>" % b64,  # mislabelled
+        b"<style>@font-face{src:url(data:font/woff2;base64,%s)}</style>" % font,
+        b'<a href="data:text/plain,if%20we%20all%20die">note</a><a href="data:,">empty</a>',
+        b'<img src="data:image/png;base64,AAAA&&&">',  # the start of a PNG, cut
+        b"</body></html>",
+    ])  # fmt: skip
+
+
+def images_in(text: bytes) -> list[bytes]:
+    return [base64.b64decode(m[2]) for m in _URI.finditer(text) if m[1].startswith(b"image/j")]
+
+
+def test_every_embedded_photo_is_redacted_and_the_rest_removed(tagged_photo: Path) -> None:
+    original = tagged_photo.read_bytes()
+    page = page_with(original)
+    assert embeds_data_uris(page)
+    assert not embeds_data_uris(b"<p>metadata: none. Data: 5, data:, data:text/plain,</p>")
+    out, found = scrub(page)
+    actions = [(f["declared"], f["action"]) for f in found]
+    assert actions == [
+        ("image/jpeg", "redacted"),  # the wrapped one
+        ("image/jpeg", "redacted"),  # inside the base64 SVG (the SVG itself is re-encoded)
+        ("image/jpeg", "redacted"),  # inside the percent-encoded SVG
+        ("image/jpeg", "redacted"),  # escaped for JSON
+        ("application/octet-stream", "redacted"),  # judged by its bytes, not its label
+        ("font/woff2", "removed"),
+        ("image/png", "removed"),
+    ]
+    assert all(f["faces"] >= 2 for f in found if f["action"] == "redacted")
+    assert b"Witness Name" not in out and b"PhoneMaker" not in out
+    for b64 in (base64.b64encode(original), urllib.parse.quote_from_bytes(original).encode()):
+        assert b64[1000:1100] not in out  # nothing of the original photo's bytes is left
+    for text in (b"metadata: none. Data: 82 civilians.", b"data:text/plain,if%20we%20all%20die",
+                 b'href="data:,"'):  # fmt: skip
+        assert text in out
+    # The SVGs now hold the redacted photo: decode them as a browser would.
+    svgs = [base64.b64decode(m[2]) for m in _URI.finditer(out) if m[1] == b"image/svg+xml"]
+    quoted = re.search(rb"data:image/svg\+xml,([^']*)", out)
+    assert quoted is not None and len(svgs) == 1
+    svgs.append(urllib.parse.unquote_to_bytes(quoted[1]))
+    photos = images_in(out.replace(quoted[0], b"")) + [p for s in svgs for p in images_in(s)]
+    assert len(photos) == 5  # wrapped, JSON, mislabelled, and one in each SVG
+    before = pixels_of(original)
+    for photo in photos:
+        after = pixels_of(photo)
+        for face in FACES:
+            assert sharpness(after, face) < 0.1 * sharpness(before, face)
+
+
+def page_warc(path: Path, page: bytes) -> None:
+    """A capture's WARC of *page*, sent gzip-encoded (the record holds it as sent)."""
+    body = gzip.compress(page)
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
+                                          ("Content-Encoding", "gzip"),
+                                          ("Content-Length", str(len(body))),
+                                          ("Set-Cookie", "session=witness")],
+                               protocol="HTTP/1.1")  # fmt: skip
+    with path.open("wb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        writer.write_record(writer.create_warc_record(
+            "https://example.org/post/1", "response", payload=io.BytesIO(body),
+            length=len(body), http_headers=headers))  # fmt: skip
+
+
+def test_a_warc_page_with_an_inlined_photo_is_rebuilt(tmp_path: Path, tagged_photo: Path) -> None:
+    src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
+    page_warc(src, page_with(tagged_photo.read_bytes()))
+    done = redact_warc(src, dst)
+    assert done["redacted"] == [] and done["left_out"] == []
+    [note] = done["scrubbed"]
+    assert note["uri"] == "https://example.org/post/1" and len(note["data_uris"]) == 7
+    with src.open("rb") as f:
+        [original_id] = [r.rec_headers.get_header("WARC-Record-ID") for r in ArchiveIterator(f)]
+    with dst.open("rb") as f:
+        records = [(r.rec_type, r.rec_headers, r.http_headers, r.content_stream().read())
+                   for r in ArchiveIterator(f, check_digests="raise")]  # fmt: skip
+    [(kind, warc_headers, http_headers, body)] = records[1:]
+    assert kind == "response"
+    assert warc_headers.get_header("WARC-Vigil-Redacted-From") == original_id
+    assert http_headers.get_header("Content-Type") == "text/html; charset=utf-8"
+    assert http_headers.get_header("Content-Encoding") is None  # the body is decoded now
+    assert http_headers.get_header("Content-Length") == str(len(body))
+    assert len(images_in(body)) >= 3  # (wrapped, JSON, mislabelled; more inside the SVGs)
+    data = gzip.decompress(dst.read_bytes())
+    for secret in (b"Witness Name", b"PhoneMaker", b"session=witness"):
+        assert secret not in data, secret
+
+
+def test_a_public_package_holds_a_page_with_its_photos_redacted(
+    archive: Archive, tmp_path: Path, tagged_photo: Path
+) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "post.html").write_bytes(page_with(tagged_photo.read_bytes()))
+    (folder / "statement.txt").write_text("If we all die, remember us.\n")
+    archive.add_paths([folder])
+    by_name = {r.name.rsplit("/", 1)[-1]: r for r in archive.items()}
+    page, statement = by_name["post.html"], by_name["statement.txt"]
+    refused = run_vigil("redact", statement.id, archive_path=archive.root,
+                        database_url=db_url(archive))  # fmt: skip
+    assert refused.returncode != 0 and "nothing to redact" in refused.stderr
+    package = tmp_path / "public.wacz"
+    exported = export_package(archive, [page.id, statement.id], package, public=True)
+    assert exported.left_out == []
+    copy = redaction_of(archive, page.id)
+    assert copy is not None and copy.media_type == page.media_type
+    with zipfile.ZipFile(package) as zf:
+        everything = b"".join(zf.read(n) for n in zf.namelist())
+        held = zf.read(f"files/{page.id}.html")
+        described = json.loads(zf.read(f"items/{page.id}.item"))
+        kept = zf.read(f"files/{statement.id}.txt")
+    assert b"Witness Name" not in everything and b"PhoneMaker" not in everything
+    assert held == archive.blobs.path(copy.sha256).read_bytes()
+    assert described["redacted"]["item"] == copy.id
+    assert len(described["redacted"]["result"]["data_uris"]) == 7
+    assert kept == b"If we all die, remember us.\n"  # no data: URI: public as it is
+    problems, _ = verify_package(package, archive.verifier.vkey)
+    assert problems == []
+
+
+@pytest.mark.parametrize("given", [["--box", "1,2,3,4"], ["--no-detect"]])
+def test_redacting_a_page_takes_no_boxes(
+    archive: Archive, tmp_path: Path, tagged_photo: Path, given: list[str]
+) -> None:
+    (tmp_path / "post.html").write_bytes(page_with(tagged_photo.read_bytes()))
+    [added] = archive.add_paths([tmp_path / "post.html"])
+    row = added.item
+    assert row is not None
+    done = run_vigil("redact", row.id, *given, "--json", archive_path=archive.root,
+                     database_url=db_url(archive))  # fmt: skip
+    if given[0] == "--box":
+        assert done.returncode != 0 and "boxes need an image or a video" in done.stderr
+    else:  # without detection the photos are still re-encoded without their metadata
+        assert done.returncode == 0, done.stderr
+        made = json.loads(done.stdout)
+        assert b"Witness Name" not in archive.blobs.path(made["sha256"]).read_bytes()
