@@ -346,3 +346,24 @@ def test_a_reviewers_boxes_add_up_and_sealed_items_are_refused(
     seal(archive, [other.id], reason="the family asked")
     with pytest.raises(InputError, match="sealed items are never public"):
         redact_item(archive, other.id)
+
+
+def test_a_photo_cut_short_in_its_gzip_is_never_copied(tmp_path: Path, tagged_photo: Path) -> None:
+    """A response gzip-encoded and cut in half (as a dropped connection leaves it): what
+    decodes is half a JPEG, still with its EXIF; the public copy must not hold it."""
+    src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
+    squeezed = gzip.compress(tagged_photo.read_bytes())
+    body = squeezed[: len(squeezed) // 2]
+    headers = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg"),
+                                          ("Content-Encoding", "gzip"),
+                                          ("Content-Length", str(len(body)))],
+                               protocol="HTTP/1.1")  # fmt: skip
+    with src.open("wb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        writer.write_record(writer.create_warc_record(
+            "https://example.org/p.jpg", "response", payload=io.BytesIO(body),
+            length=len(body), http_headers=headers))  # fmt: skip
+    done = redact_warc(src, dst)
+    judged = [r["uri"] for r in done["redacted"]] + [r["uri"] for r in done["left_out"]]
+    assert judged == ["https://example.org/p.jpg"]
+    assert b"Witness Name" not in gzip.decompress(dst.read_bytes())

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import gzip
 import io
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from warcio.archiveiterator import ArchiveIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -72,9 +73,11 @@ def _decision(declared: str, sniffed: str) -> str:
     return "leave"
 
 
-def _rebuilt(writer: WARCWriter, record: Any, body: bytes, content_type: str) -> bytes:
-    """A new record (gzip member) in place of *record*, holding *body* (decoded) of
-    *content_type*: of its HTTP headers only the status and date are kept; its WARC
+def _rebuilt(
+    writer: WARCWriter, record: Any, body: BinaryIO, length: int, content_type: str
+) -> bytes:
+    """A new record (gzip member) in place of *record*, holding *body* (decoded, *length*
+    bytes) of *content_type*: of its HTTP headers only the status and date are kept; its WARC
     headers keep the URI, date and IP, the digests are new, and the original's id is in
     ``WARC-Vigil-Redacted-From``."""
     warc_fields = {k: v for k, v in record.rec_headers.headers if k.lower() not in _DROP_WARC}
@@ -83,15 +86,15 @@ def _rebuilt(writer: WARCWriter, record: Any, body: bytes, content_type: str) ->
     old = record.http_headers
     if old is None:  # a resource record: the body alone
         new = writer.create_warc_record(
-            uri, "resource", payload=io.BytesIO(body), length=len(body),
+            uri, "resource", payload=body, length=length,
             warc_headers_dict=warc_fields, warc_content_type=content_type,
         )  # fmt: skip
     else:
         fields = [(k, v) for k, v in old.headers if k.lower() in _KEEP_HTTP]
-        fields += [("Content-Type", content_type), ("Content-Length", str(len(body)))]
+        fields += [("Content-Type", content_type), ("Content-Length", str(length))]
         http_headers = StatusAndHeaders(old.statusline, fields, protocol=old.protocol)
         new = writer.create_warc_record(
-            uri, "response", payload=io.BytesIO(body), length=len(body),
+            uri, "response", payload=body, length=length,
             warc_headers_dict=warc_fields, http_headers=http_headers,
         )  # fmt: skip
     out = io.BytesIO()
@@ -100,14 +103,14 @@ def _rebuilt(writer: WARCWriter, record: Any, body: bytes, content_type: str) ->
 
 
 def _redacted_record(
-    writer: WARCWriter, record: Any, payload: bytes, media_type: str, scratch: Path,
+    writer: WARCWriter, record: Any, payload: Path, media_type: str, scratch: Path,
     detect: bool,
 ) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
     """The new record (gzip member) for one image or video response, and what was found."""
-    src, dst = scratch / "payload", scratch / "redacted"
-    src.write_bytes(payload)
-    done = redact_file(src, dst, media_type, [], detect=detect)
-    piece = _rebuilt(writer, record, dst.read_bytes(), done["media_type"])
+    dst = scratch / "redacted"
+    done = redact_file(payload, dst, media_type, [], detect=detect)
+    with dst.open("rb") as body:
+        piece = _rebuilt(writer, record, body, dst.stat().st_size, done["media_type"])
     faces = len(done.get("faces", [])) + done.get("frames_with_faces", 0)
     uri = record.rec_headers.get_header("WARC-Target-URI")
     return piece, {"uri": uri, "media_type": media_type, "faces": faces}
@@ -121,7 +124,8 @@ def _scrubbed_record(
     headers = record.http_headers if record.http_headers is not None else record.rec_headers
     content_type = headers.get_header("Content-Type") or "text/plain"  # (its charset kept)
     uri = record.rec_headers.get_header("WARC-Target-URI")
-    return _rebuilt(writer, record, text, content_type), {"uri": uri, "data_uris": found}
+    piece = _rebuilt(writer, record, io.BytesIO(text), len(text), content_type)
+    return piece, {"uri": uri, "data_uris": found}
 
 
 def _warcinfo(writer: WARCWriter, name: str) -> bytes:
@@ -136,59 +140,88 @@ def _warcinfo(writer: WARCWriter, name: str) -> bytes:
 
 
 def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
-    """Write *src* (a WARC, gzipped or not) to *dst* (gzipped) with media redacted."""
-    raw = src.read_bytes()
-    gzipped = raw[:2] == b"\x1f\x8b"
-    redacted: list[dict[str, Any]] = []
-    scrubbed: list[dict[str, Any]] = []  # texts whose data: URIs were redacted or removed
-    left_out: list[dict[str, str]] = []
-    dropped: dict[str, int] = {}
+    """Write *src* (a WARC, gzipped or not) to *dst* (gzipped) with media redacted.
+
+    Streams: records are copied from *src* by offset, and a payload to redact goes
+    through a scratch file, so memory stays flat for WARCs of any size (a text that
+    is copied is read whole, to look for ``data:`` URIs)."""
+    with src.open("rb") as f:
+        gzipped = f.read(2) == b"\x1f\x8b"
+    result: dict[str, Any] = {"media_type": "application/warc", "redacted": [], "scrubbed": [],
+                              "left_out": [], "records_dropped": {}}  # fmt: skip
     writer = WARCWriter(io.BytesIO(), gzip=True, warc_version="1.1")
-    pieces = [_warcinfo(writer, dst.name)]
-    with tempfile.TemporaryDirectory(prefix="vigil-warc-") as tmp, io.BytesIO(raw) as stream:
+    with (
+        tempfile.TemporaryDirectory(prefix="vigil-warc-") as tmp,
+        src.open("rb") as stream,
+        src.open("rb") as members,
+        dst.open("wb") as out,
+    ):
+        out.write(_warcinfo(writer, dst.name))
         records = ArchiveIterator(stream, check_digests=False)
         try:
             for record in records:  # (offsets are only known once a record is read)
-                if record.rec_type not in PAYLOADS + KEPT:
-                    dropped[record.rec_type] = dropped.get(record.rec_type, 0) + 1
-                    records.read_to_end(record)
-                    continue
-                uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
-                action, sniffed = "copy", ""
-                if record.rec_type in PAYLOADS:
-                    payload = record.content_stream().read()
-                    sniffed = sniff_media_type(payload[:HEAD_SIZE])
-                    action = _decision(_declared(record), sniffed)
-                if action == "redact" and record.http_headers is None:
-                    action = "leave"  # a resource record: no HTTP exchange to rebuild
-                if action == "redact":
-                    kind = sniffed if sniffed.startswith(MEDIA) else _declared(record)
-                    try:
-                        piece, note = _redacted_record(
-                            writer, record, payload, kind, Path(tmp), detect
-                        )
-                    except InputError as exc:
-                        left_out.append({"uri": uri, "why": str(exc)})
-                    else:
-                        pieces.append(piece)
-                        redacted.append(note)
-                    records.read_to_end(record)
-                    continue
+                piece = _public_record(writer, record, Path(tmp), detect, result)
                 records.read_to_end(record)
-                if action == "copy" and record.rec_type in PAYLOADS and embeds_data_uris(payload):
-                    piece, note = _scrubbed_record(writer, record, payload, detect)
-                    pieces.append(piece)
-                    scrubbed.append(note)
+                if piece == b"":
                     continue
-                if action == "leave":  # a PDF, an archive, audio, untyped: cannot be cleaned
-                    what = sniffed or _declared(record) or "?"
-                    left_out.append({"uri": uri, "why": f"no public copy of {what}"})
+                if piece is not None:
+                    out.write(piece)
                     continue
-                offset = records.get_record_offset()
-                member = raw[offset : offset + records.get_record_length()]
-                pieces.append(member if gzipped else gzip.compress(member, mtime=0))
+                members.seek(records.get_record_offset())
+                member = members.read(records.get_record_length())
+                out.write(member if gzipped else gzip.compress(member, mtime=0))
         except ArchiveLoadFailed as exc:
             raise InputError(f"{src.name}: not a readable WARC ({exc})") from None
-    dst.write_bytes(b"".join(pieces))
-    return {"media_type": "application/warc", "redacted": redacted, "scrubbed": scrubbed,
-            "left_out": left_out, "records_dropped": dropped}  # fmt: skip
+    return result
+
+
+def _public_record(
+    writer: WARCWriter, record: Any, scratch: Path, detect: bool, result: dict[str, Any]
+) -> bytes | None:
+    """What the public copy holds for *record*: a new record (gzip member), None to
+    copy it as it is, or b"" for nothing (what and why go into *result*)."""
+    if record.rec_type not in PAYLOADS + KEPT:
+        dropped = result["records_dropped"]
+        dropped[record.rec_type] = dropped.get(record.rec_type, 0) + 1
+        return b""
+    if record.rec_type in KEPT:
+        return None
+    uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
+    body = record.content_stream()  # (decoded: warcio reads an undecodable body as sent)
+    head = _read_up_to(body, HEAD_SIZE)
+    sniffed = sniff_media_type(head)
+    action = _decision(_declared(record), sniffed)
+    if action == "redact" and record.http_headers is None:
+        action = "leave"  # a resource record: no HTTP exchange to rebuild
+    if action == "leave":  # a PDF, an archive, audio, untyped: cannot be cleaned
+        what = sniffed or _declared(record) or "?"
+        result["left_out"].append({"uri": uri, "why": f"no public copy of {what}"})
+        return b""
+    if action == "copy":
+        text = head + body.read()
+        if not embeds_data_uris(text):
+            return None
+        piece, note = _scrubbed_record(writer, record, text, detect)
+        result["scrubbed"].append(note)
+        return piece
+    payload = scratch / "payload"
+    with payload.open("wb") as f:
+        f.write(head)
+        shutil.copyfileobj(body, f, 1 << 20)
+    kind = sniffed if sniffed.startswith(MEDIA) else _declared(record)
+    try:
+        piece, note = _redacted_record(writer, record, payload, kind, scratch, detect)
+    except InputError as exc:
+        result["left_out"].append({"uri": uri, "why": str(exc)})
+        return b""
+    result["redacted"].append(note)
+    return piece
+
+
+def _read_up_to(stream: Any, size: int) -> bytes:
+    """*size* bytes of *stream*, fewer only at its end (warcio's reads may stop short)."""
+    chunks, got = [], 0
+    while got < size and (chunk := stream.read(size - got)):
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
