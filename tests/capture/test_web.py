@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
+from tests.capture import webserver
 from tests.capture.webserver import MP4, PAGE, PDF, PNG, self_signed, serve
 from tests.conftest import run_vigil
 from vigil.archive import Archive
@@ -297,6 +298,26 @@ def test_tls_certificate_is_recorded(archive: Archive, tmp_path: Path) -> None:
     assert _blob(archive, recorded["sha256"]) == der
 
 
+def test_a_screenshot_is_of_the_page_never_of_chromiums_error_page(
+    archive: Archive, tmp_path: Path
+) -> None:
+    """Chromium does not trust the CA bundle the capture was given: it would render its
+    certificate warning. That is no screenshot of the page; with --insecure it loads."""
+    from vigil.capture.screenshot import chromium_path
+
+    if chromium_path() is None:
+        pytest.skip("chromium is not installed")
+    cert, key, _der = self_signed(tmp_path)
+    with serve((cert, key)) as base:
+        trusted = FetchOptions(verify_tls=str(cert))
+        result = WebCapturer(archive, trusted, media=False).capture(f"{base}/page.html")
+        insecure = WebCapturer(archive, FetchOptions(verify_tls=False), media=False)
+        loaded = insecure.capture(f"{base}/page.html")
+    assert "screenshot" not in [i.kind for i in result.items]
+    assert any("chromium could not load" in p and "ERR_CERT" in p for p in result.problems)
+    assert "screenshot" in [i.kind for i in loaded.items]
+
+
 def test_cli_capture_json(tmp_path: Path, site: str, database_url: str | None) -> None:
     path = tmp_path / "archive"
     run_vigil("init", archive_path=path, database_url=database_url, check=True)
@@ -464,5 +485,48 @@ def test_a_killed_capture_worker_stops_the_run_and_keeps_what_was_stored(
     logged = archive.log.size - before
     assert logged >= sum(len(o.items) for _u, o in seen if not isinstance(o, CaptureError))
     archive.blobs.remove_stale_temporaries()  # what the killed workers left half-written
+    archive.checkpoint()
+    assert verify_archive(archive.root).ok
+
+
+def test_malformed_urls_in_a_page_cost_nothing_but_themselves(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Anyone writes pages: an unparsable base, host or port is skipped, the rest captured."""
+    hostile = (b'<html><head><base href="http://[::1"></head><body><p>Aleppo</p>'
+               b'<img src="http://[::1"><img src="http://h.example:99999/x.png">'
+               b'<img src="/img/photo.png#top"><img src="/img/photo.png">'
+               b'<a href="http://[::1/v.mp4">v</a></body></html>')  # fmt: skip
+    monkeypatch.setitem(webserver.ROUTES, "/hostile.html", (200, "text/html", hostile))
+    result = WebCapturer(archive, screenshot=False).capture(f"{site}/hostile.html")
+    media = [i.url for i in result.items if i.kind == "media"]
+    assert media == [f"{site}/img/photo.png"]  # once, without its fragment
+    assert result.problems == []
+
+
+def test_an_unexpected_error_fails_its_url_alone(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug met by one page (here: text extraction raising) fails that URL, named; the
+    run goes on, nothing of the failed capture is left half-stored."""
+    from vigil.capture import web
+
+    real = web.extract_text
+
+    def extract(html: bytes, url: str, content_type: str) -> Any:
+        if url.endswith("/latin1.html"):
+            raise RuntimeError("a bug")
+        return real(html, url, content_type)
+
+    monkeypatch.setattr(web, "extract_text", extract)
+    urls = [f"{site}/page.html", f"{site}/latin1.html", f"{site}/gzip.html"]
+    capturer = WebCapturer(archive, screenshot=False)
+    outcomes = dict(capturer.capture_many(urls, workers=2))
+    failed = outcomes[f"{site}/latin1.html"]
+    assert isinstance(failed, CaptureError)
+    assert str(failed) == f"{site}/latin1.html: capture failed (RuntimeError: a bug)"
+    assert all(not isinstance(outcomes[u], CaptureError) for u in urls if "latin1" not in u)
+    assert [i.url for i in archive.items() if "latin1" in (i.url or "")] == []
+    assert not list(archive.blobs.tmp.iterdir())
     archive.checkpoint()
     assert verify_archive(archive.root).ok

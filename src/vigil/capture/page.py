@@ -47,8 +47,7 @@ def media_urls(html: bytes, base_url: str) -> list[str]:
     doc = _parse(html)
     if doc is None:
         return []
-    base = doc.xpath("string(//base/@href)") or base_url
-    base = urljoin(base_url, base)
+    base = _absolute(base_url, doc.xpath("string(//base/@href)") or base_url) or base_url
     found: list[str] = []
     for element in doc.iter("img", "video", "audio", "source", "meta", "a", "link"):
         tag = element.tag
@@ -63,13 +62,29 @@ def media_urls(html: bytes, base_url: str) -> list[str]:
                 candidates.append(element.get("content") or "")
         elif tag in ("a", "link"):
             href = element.get("href") or ""
-            if urlsplit(href).path.lower().endswith(MEDIA_EXTENSIONS):
+            if href.split("#", 1)[0].split("?", 1)[0].lower().endswith(MEDIA_EXTENSIONS):
                 candidates.append(href)
         for candidate in candidates:
-            url = urljoin(base, candidate.strip())
-            if candidate.strip() and urlsplit(url).scheme in ("http", "https") and url not in found:
-                found.append(url.split("#", 1)[0])
+            url = _absolute(base, candidate)
+            if url is not None and url not in found:
+                found.append(url)
     return found[:MAX_MEDIA]
+
+
+def _absolute(base: str, reference: str) -> str | None:
+    """*reference* made absolute against *base*, without its fragment, if it is an
+    http(s) URL; None for anything else, malformed ones included (``http://[::1``:
+    a page is written by anyone, and one bad URL must not cost the capture)."""
+    reference = reference.strip()
+    if not reference:
+        return None
+    try:
+        url = urljoin(base, reference).split("#", 1)[0]
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError:
+        return None
+    return url if parts.scheme in ("http", "https") and parts.hostname else None
 
 
 @dataclass(frozen=True)

@@ -96,9 +96,12 @@ class _Pipe:
 
 
 def take_screenshot(
-    url: str, *, timeout: float = 60.0, user_agent: str | None = None
+    url: str, *, timeout: float = 60.0, user_agent: str | None = None, insecure: bool = False
 ) -> Screenshot:
-    """A full-page PNG of *url*; `CaptureError` if Chromium is missing or fails."""
+    """A full-page PNG of *url*; `CaptureError` if Chromium is missing or fails, or if
+    the page did not load (a screenshot of Chromium's error page is not the page's).
+    *insecure*: load it whatever its TLS certificate (as the capture did with
+    ``--insecure``)."""
     binary = chromium_path()
     if binary is None:
         raise CaptureError(
@@ -115,6 +118,8 @@ def take_screenshot(
         args = [binary, *_FLAGS, f"--user-data-dir={profile}", f"--window-size={WIDTH},1000"]
         if user_agent:
             args.append(f"--user-agent={user_agent}")
+        if insecure:
+            args.append("--ignore-certificate-errors")
         proc = subprocess.Popen(
             [*args, "about:blank"],
             stdout=subprocess.DEVNULL,
@@ -131,7 +136,10 @@ def take_screenshot(
             target = pipe.call("Target.createTarget", url="about:blank")["targetId"]
             session = pipe.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
             pipe.call("Page.enable", session)
-            pipe.call("Page.navigate", session, url=url)
+            navigated = pipe.call("Page.navigate", session, url=url)
+            if navigated.get("errorText"):  # (Chromium would show its own error page)
+                raise CaptureError(f"no screenshot: chromium could not load {url} "
+                                   f"({navigated['errorText']})")  # fmt: skip
             pipe.wait_event("Page.loadEventFired")
             metrics = pipe.call("Page.getLayoutMetrics", session)
             size = metrics.get("cssContentSize") or metrics.get("contentSize") or {}

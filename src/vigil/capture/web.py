@@ -23,6 +23,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import itertools
+import logging
 import os
 import platform
 import secrets
@@ -57,6 +58,8 @@ if TYPE_CHECKING:
     from vigil.db.index import ItemRow
 
 __all__ = ["CaptureResult", "WebCapturer"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -247,9 +250,16 @@ class WebCapturer:
                 yield done
 
     def _fetch_and_store(self, url: str) -> tuple[str, _Prepared | CaptureError]:
-        """Everything of a capture but the screenshot and the logging (thread-safe)."""
-        fetched = self._fetch(url)
-        return url, fetched.error or self._prepare(fetched)
+        """Everything of a capture but the screenshot and the logging (thread-safe).
+
+        An unexpected error (a bug met by one page) fails that URL alone, with its
+        traceback in the log: the other captures of the run go on."""
+        try:
+            fetched = self._fetch(url)
+            return url, fetched.error or self._prepare(fetched)
+        except Exception as exc:
+            logger.exception("capture of %s failed", url)
+            return url, CaptureError(f"{url}: capture failed ({type(exc).__name__}: {exc})")
 
     def _add_screenshot(self, prepared: _Prepared) -> None:
         if self.screenshot and prepared.page is not None and prepared.page_id is not None:
@@ -417,7 +427,8 @@ class WebCapturer:
         self, page: Fetched, page_id: str, now: str, result: CaptureResult
     ) -> list[dict[str, Any]]:
         try:
-            shot = take_screenshot(page.final_url, user_agent=self.options.user_agent)
+            shot = take_screenshot(page.final_url, user_agent=self.options.user_agent,
+                                   insecure=self.options.verify_tls is False)  # fmt: skip
         except CaptureError as exc:
             result.problems.append(str(exc))
             return []
