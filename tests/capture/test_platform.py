@@ -15,6 +15,7 @@ from vigil.archive import Archive
 from vigil.capture.imports import import_export
 from vigil.capture.imports.ytdlp_info import YtDlpInfoImporter
 from vigil.capture.media import PlatformCapturer, platform_extractor
+from vigil.capture.ytdlp import post_claims
 from vigil.errors import CaptureError, InputError
 from vigil.verify import verify_archive
 
@@ -71,7 +72,38 @@ def test_info_json_import(archive: Archive) -> None:
     assert post.claimed["posted"] == "2015-09-13T10:30:28Z"  # timestamp 1442140228
     assert post.claimed["title"] == raw["title"] and post.claimed["formats_listed"] == 3
     assert post.claimed["author_name"] == raw["uploader"]
+    # SoundCloud's uploader_id is the account's number; its handle is in the page URL
+    assert (post.claimed["author_id"], post.claimed["author_handle"]) == ("111488150", "bruttoband")
     assert result.missing_media == 1
+
+
+@pytest.mark.parametrize(
+    ("fields", "expected"),
+    [  # shaped as yt-dlp's X, YouTube and TikTok extractors give them
+        ({"uploader_id": "NASA", "channel_id": "11348282", "uploader": "NASA"},
+         ("11348282", "NASA")),
+        ({"uploader_id": "@NASA", "channel_id": "UCLA_DiR1FfKNvjuUpBHmylQ",
+          "channel_url": "https://www.youtube.com/channel/UCLA_DiR1FfKNvjuUpBHmylQ"},
+         ("UCLA_DiR1FfKNvjuUpBHmylQ", "@NASA")),
+        ({"uploader_id": "6789012345", "uploader_url": "https://www.tiktok.com/@witness"},
+         ("6789012345", "@witness")),
+        ({"channel_url": "https://www.youtube.com/channel/UC1"}, (None, None)),
+    ],
+)  # fmt: skip
+def test_post_authors_keep_their_id_and_handle_apart(
+    fields: dict[str, str], expected: tuple[str | None, str | None]
+) -> None:
+    claims = post_claims({"id": "1", **fields})
+    assert (claims.get("author_id"), claims.get("author_handle")) == expected
+
+
+def test_a_posts_links_are_the_urls_its_text_names() -> None:
+    text = ("Shelling in al-Shaar (https://example.org/a), see https://t.co/x1. "
+            "Again: https://example.org/a; and http://b.example/?q=1!")  # fmt: skip
+    claims = post_claims({"id": "1", "description": text})
+    assert claims["links"] == ["https://example.org/a", "https://t.co/x1",
+                               "http://b.example/?q=1"]  # fmt: skip
+    assert "links" not in post_claims({"id": "1", "description": "no links"})
 
 
 def test_info_json_without_formats_is_not_an_error(archive: Archive) -> None:

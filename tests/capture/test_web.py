@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.metadata
 import json
 import os
 import subprocess
@@ -119,6 +120,7 @@ def test_a_removed_post_is_captured_with_its_status(archive: Archive, site: str)
     event = json.loads(archive.log.entry(page.added_index))
     assert page.kind == "page" and event["http"]["status"] == 410
     assert b"removed" in _blob(archive, page.sha256)
+    assert f"{site}/gone: the page answered HTTP 410" in result.problems
 
 
 def test_no_response_stores_nothing(archive: Archive) -> None:
@@ -154,6 +156,12 @@ def test_one_threads_captures_share_a_session_but_no_cookies_or_connections(
     assert second == [(f"{site}/page.html", None)]
     assert walled.items[1].url == again.items[1].url == f"{site}/page.html"
     assert walled.items[1].sha256 == again.items[1].sha256
+    # The event names the headers sent (the cookie stays in the WARC: it may be a session)
+    capture = json.loads(archive.log.entry(walled.items[0].added_index))["capture"]
+    sent = capture["request_headers"]
+    assert sent["User-Agent"] == FetchOptions().user_agent and "gzip" in sent["Accept-Encoding"]
+    assert "Cookie" not in sent
+    assert capture["tools"]["warcio"] == importlib.metadata.version("warcio")
 
 
 def _record_payload(archive: Archive, item_id: str, warc_sha256: str) -> bytes:

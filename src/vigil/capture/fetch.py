@@ -87,6 +87,10 @@ class Fetched:
     body: bytes = b""  # kept only for HTML when asked (to find media and text)
     blob: StoredBlob | None = None  # the body as read, stored
     record: dict[str, str | None] = field(default_factory=dict)  # its WARC response record
+    request_headers: dict[str, str] = field(default_factory=dict)  # sent for the last hop
+
+
+_SECRET_HEADERS = {"cookie", "authorization", "proxy-authorization"}  # (kept in the WARC only)
 
 
 def polite_session(options: FetchOptions) -> requests.Session:
@@ -236,6 +240,11 @@ class WarcSession:
                 "id": record.get_header("WARC-Record-ID") if record else None,
                 "date": record.get_header("WARC-Date") if record else None,
                 "ip": record.get_header("WARC-IP-Address") if record else None,
+            },
+            request_headers={
+                k: str(v)
+                for k, v in response.request.headers.items()
+                if k.lower() not in _SECRET_HEADERS
             },
         )
         if body.cut:

@@ -21,6 +21,7 @@ groups (one durable batch of blobs, one ledger append per group).
 from __future__ import annotations
 
 import datetime as dt
+import importlib.metadata
 import io
 import itertools
 import logging
@@ -39,7 +40,6 @@ from urllib.parse import urlsplit
 
 import requests
 import trafilatura
-import warcio
 from warcio.archiveiterator import ArchiveIterator
 
 from vigil import __version__
@@ -285,6 +285,8 @@ class WebCapturer:
                 fetched.page = page
                 fetched.add(page, page=True)
                 fetched.problems += [f"{url}: {page.problem}"] if page.problem else []
+                if page.status is not None and page.status >= 400:  # (evidence all the same)
+                    fetched.problems.append(f"{url}: the page answered HTTP {page.status}")
                 if self.media and page.body:
                     for media_url in media_urls(page.body, page.final_url):
                         fetched.problems += self._fetch_medium(session, media_url, fetched)
@@ -344,7 +346,7 @@ class WebCapturer:
         return {
             "vigil": __version__,
             "requests": requests.__version__,
-            "warcio": getattr(warcio, "__version__", "?"),
+            "warcio": importlib.metadata.version("warcio"),
             "trafilatura": trafilatura.__version__,
             "python": platform.python_version(),
         }
@@ -380,7 +382,8 @@ class WebCapturer:
                     "final_url": page.final_url,
                     "status": page.status,
                     "redirects": page.hops,
-                    "request_headers": {"User-Agent": self.options.user_agent},
+                    "request_headers": page.request_headers
+                    or {"User-Agent": self.options.user_agent},
                     "tls_certificates": certificates,
                     "problems": result.problems,
                     "tools": self._tools(),
