@@ -136,3 +136,33 @@ def test_cli_capture_routes_through_yt_dlp_when_asked(tmp_path: Path, site: str)
     )
     kinds = [i["kind"] for i in json.loads(out.stdout)["items"]]
     assert kinds[0] == "post" and "media" in kinds
+
+
+def test_every_medium_of_a_post_is_captured(archive: Archive, site: str) -> None:
+    """A post with two videos is a playlist to yt-dlp: both, each with its info.json."""
+    result = PlatformCapturer(archive).capture(f"{site}/channel")
+    post, *children = result.items
+    assert post.kind == "post" and post.claimed["entries"] == 2 and result.problems == []
+    roles = {(json.loads(archive.log.entry(c.added_index))["role"], c.name) for c in children}
+    assert roles == {("media", "channel-1.mp4"), ("media", "channel-2.mp4"),
+                     ("info", "channel-1.info.json"), ("info", "channel-2.info.json")}  # fmt: skip
+    videos = sorted(_blob(archive, c.sha256) for c in children if c.name.endswith(".mp4"))
+    assert videos == sorted([MP4, MP4 + b"two"])
+    assert json.loads(_blob(archive, post.sha256))["_type"] == "playlist"
+    capped = PlatformCapturer(archive, max_entries=1).capture(f"{site}/channel")
+    assert [c.name for c in capped.items[1:]] == ["channel-1.info.json", "channel-1.mp4"]
+    assert capped.problems == [f"{site}/channel: only the first 1 entries were captured (of 2)"]
+
+
+def test_a_post_yt_dlp_cannot_take_is_captured_as_a_page(tmp_path: Path, site: str) -> None:
+    """Nothing for yt-dlp in it (as a text-only post): kept as a web page, saying why."""
+    path = tmp_path / "archive"
+    run_vigil("init", archive_path=path, check=True)
+    out = run_vigil("capture", "--yt-dlp", "--json", "--no-screenshot", f"{site}/latin1.html",
+                    archive_path=path, check=True)  # fmt: skip
+    captured = json.loads(out.stdout)
+    assert [i["kind"] for i in captured["items"]] == ["warc", "page", "text"]
+    assert "yt-dlp could not capture it" in captured["problems"][0]
+    assert captured["problems"][0].endswith("captured as a web page instead")
+    refused = run_vigil("capture", "--yt-dlp", "http://127.0.0.1:9/gone", archive_path=path)
+    assert refused.returncode == 1 and "as a web page: " in refused.stderr

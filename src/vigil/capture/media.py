@@ -7,6 +7,13 @@ when ffmpeg is installed, else the best single file), the thumbnails, the
 subtitles, and writes the full info.json. The info.json becomes the ``post``
 item, its normalised fields kept as claims (`vigil.capture.ytdlp.post_claims`);
 every downloaded file becomes a ``media`` item whose parent is the post.
+
+A post with several media (an X post with four videos, a Telegram album, an
+Instagram carousel) is a playlist to yt-dlp: every entry is downloaded, up to
+``max_entries`` (a channel URL would otherwise mean the whole channel; `vigil watch`
+is for those), and each entry's own info.json is kept too (role ``info``).
+`capture_post_or_page` falls back to a web capture when yt-dlp gets nothing (a
+text-only post has no video for it to find): a post must not be lost for that.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from yt_dlp.utils import DownloadError
 from vigil import __version__
 from vigil.capture.extractors import platform_extractor
 from vigil.capture.fetch import FetchOptions
-from vigil.capture.web import CaptureResult
+from vigil.capture.web import CaptureResult, WebCapturer
 from vigil.capture.ytdlp import post_claims
 from vigil.db.index import ItemRow
 from vigil.errors import CaptureError
@@ -36,13 +43,19 @@ from vigil.sniff import sniff_media_type
 if TYPE_CHECKING:
     from vigil.archive import Archive
 
-__all__ = ["PlatformCapturer", "platform_extractor"]
+__all__ = ["MAX_ENTRIES", "PlatformCapturer", "capture_post_or_page", "platform_extractor"]
+
+MAX_ENTRIES = 50
 
 
 class PlatformCapturer:
-    def __init__(self, archive: Archive, options: FetchOptions | None = None) -> None:
+    def __init__(
+        self, archive: Archive, options: FetchOptions | None = None, *,
+        max_entries: int = MAX_ENTRIES,
+    ) -> None:  # fmt: skip
         self.archive = archive
         self.options = options or FetchOptions()
+        self.max_entries = max_entries
         self.actor = Actor.current().as_json()
 
     def _ydl_options(self, folder: Path) -> dict[str, Any]:
@@ -54,8 +67,7 @@ class PlatformCapturer:
             "writethumbnail": True,
             "writesubtitles": True,
             "subtitleslangs": ["all"],
-            "noplaylist": True,
-            "playlist_items": "1",
+            "playlist_items": f"1:{self.max_entries}",
             "quiet": True,
             "no_warnings": True,
             "noprogress": True,
@@ -86,13 +98,22 @@ class PlatformCapturer:
         self, url: str, info: dict[str, Any], folder: Path, checkpoint: bool
     ) -> CaptureResult:
         result = CaptureResult(url)
-        info_files = sorted(folder.glob("*.info.json"))
-        if info_files:
-            with info_files[0].open("rb") as f:
+        own = folder / f"{info.get('id')}.info.json"
+        if own.is_file():
+            with own.open("rb") as f:
                 info_blob = self.archive.blobs.put(f)
         else:  # yt-dlp always writes it when asked; keep what it returned otherwise
             info_blob = self.archive.blobs.put(io.BytesIO(json.dumps(info).encode()))
+        entries = [e for e in info.get("entries") or [] if isinstance(e, dict)]
         claims = post_claims(info)
+        if entries:  # a playlist: what it does not say, its first entry does
+            claims = {**post_claims(entries[0]), **claims, "entries": len(entries)}
+            listed = info.get("playlist_count")
+            if len(entries) >= self.max_entries or (
+                isinstance(listed, int) and listed > len(entries)
+            ):
+                result.problems.append(f"{url}: only the first {len(entries)} entries were "
+                                       f"captured (of {listed or 'more'})")  # fmt: skip
         post_id = new_item_id()
         now = rfc3339(utc_now())
         events: list[dict[str, Any]] = [
@@ -118,7 +139,8 @@ class PlatformCapturer:
                 "actor": self.actor,
             }
         ]
-        for path in sorted(p for p in folder.iterdir() if p.is_file() and p not in info_files):
+        for path in sorted(p for p in folder.iterdir() if p.is_file() and p != own):
+            entry = _entry_of(path, entries) or info
             with path.open("rb") as f:
                 blob = self.archive.blobs.put(f)
             events.append(
@@ -133,12 +155,12 @@ class PlatformCapturer:
                     "size": blob.size,
                     "media_type": sniff_media_type(blob.head),
                     "name": path.name,
-                    "url": info.get("url") if path.suffix.lstrip(".") == info.get("ext") else None,
-                    "role": _role(path, info),
+                    "url": entry.get("url") if _role(path, entry) == "media" else None,
+                    "role": _role(path, entry),
                     "actor": self.actor,
                 }
             )
-        if len(events) == 1:
+        if not any(e["role"] == "media" for e in events[1:]):
             result.problems.append(f"{url}: yt-dlp downloaded no media (info.json kept)")
         logged = self.archive.append_events(events)
         if checkpoint:
@@ -147,7 +169,29 @@ class PlatformCapturer:
         return result
 
 
+def _entry_of(path: Path, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The playlist entry a downloaded file belongs to (files are named by its id)."""
+    owners = [e for e in entries if path.name.startswith(f"{e.get('id')}.")]
+    return max(owners, key=lambda e: len(str(e.get("id"))), default=None)
+
+
+def capture_post_or_page(platform: PlatformCapturer, web: WebCapturer, url: str) -> CaptureResult:
+    """*url* through yt-dlp, or, when yt-dlp gets nothing, as a web page saying why;
+    `CaptureError` only if neither could capture anything."""
+    try:
+        return platform.capture(url, checkpoint=False)
+    except CaptureError as exc:
+        try:
+            result = web.capture(url, checkpoint=False)
+        except CaptureError as also:
+            raise CaptureError(f"{exc}; as a web page: {also}") from None
+        result.problems.insert(0, f"{exc}: captured as a web page instead")
+        return result
+
+
 def _role(path: Path, info: dict[str, Any]) -> str:
+    if path.name.endswith(".info.json"):
+        return "info"
     suffix = path.suffix.lower().lstrip(".")
     if suffix in ("vtt", "srt", "ass", "ttml"):
         return "subtitles"

@@ -13,7 +13,12 @@ import click
 from vigil.archive import Archive
 from vigil.capture.fetch import DEFAULT_USER_AGENT, FetchOptions
 from vigil.capture.imports import IMPORTERS, import_export
-from vigil.capture.media import PlatformCapturer, platform_extractor
+from vigil.capture.media import (
+    MAX_ENTRIES,
+    PlatformCapturer,
+    capture_post_or_page,
+    platform_extractor,
+)
 from vigil.capture.web import CaptureResult, WebCapturer
 from vigil.cli.main import NO_ENRICH, State, cli, emit_json, pass_state
 from vigil.errors import CaptureError
@@ -77,6 +82,13 @@ from vigil.errors import CaptureError
     show_default="cores, at most 4",
     help="Worker processes fetching and storing web pages (used from 32 consecutive pages on).",
 )
+@click.option(
+    "--max-entries",
+    type=click.IntRange(1),
+    default=MAX_ENTRIES,
+    show_default=True,
+    help="Media of one post (or videos of a playlist URL) captured through yt-dlp, at most.",
+)
 @NO_ENRICH
 @pass_state
 def capture(
@@ -92,13 +104,16 @@ def capture(
     as_json: bool,
     concurrency: int,
     processes: int,
+    max_entries: int,
     no_enrich: bool,
 ) -> None:
     """Capture web pages and platform posts, with their media and text.
 
     A URL that a yt-dlp platform extractor claims (YouTube, X, Facebook, TikTok,
-    Telegram, Vimeo, ...) is captured through yt-dlp: best-quality media,
-    thumbnails, subtitles, the info.json as the post. Any other URL is captured
+    Telegram, Vimeo, ...) is captured through yt-dlp: best-quality media (every one
+    of a post, up to --max-entries), thumbnails, subtitles, the info.json as the
+    post; if yt-dlp gets nothing (a text-only post), the URL is captured as a web
+    page instead, with a warning saying why. Any other URL is captured
     as a web page: every redirect hop, the page and its media (one hop) recorded
     as WARC 1.1 with server IPs and TLS certificates; each body an item, the
     page's text a derivative. Exit 1 if any URL could not be captured at all.
@@ -113,8 +128,9 @@ def capture(
     )
     failed = 0
     with state.open() as archive:
+        platform = PlatformCapturer(archive, options, max_entries=max_entries)
         failed = _capture_all(
-            archive, urls, options, no_media, no_screenshot, via, as_json, concurrency, processes
+            archive, urls, platform, no_media, no_screenshot, via, as_json, concurrency, processes
         )
         if not no_enrich:
             _enrich(state, archive)
@@ -129,14 +145,15 @@ def _enrich(state: State, archive: Archive) -> None:
 
 
 def _capture_all(
-    archive: Archive, urls: tuple[str, ...], options: FetchOptions, no_media: bool,
+    archive: Archive, urls: tuple[str, ...], platform: PlatformCapturer, no_media: bool,
     no_screenshot: bool, via: str | None, as_json: bool, concurrency: int, processes: int,
 ) -> int:  # fmt: skip
     """Capture each URL; return how many could not be captured at all."""
     failed = 0
     with archive.blobs.deferred_sync():
-        web = WebCapturer(archive, options, media=not no_media, screenshot=not no_screenshot)
-        platform = PlatformCapturer(archive, options)
+        web = WebCapturer(
+            archive, platform.options, media=not no_media, screenshot=not no_screenshot
+        )
 
         def by_ytdlp(url: str) -> bool:
             return via == "yt-dlp" or (via is None and platform_extractor(url) is not None)
@@ -144,7 +161,7 @@ def _capture_all(
         for use_ytdlp, run in itertools.groupby(urls, key=by_ytdlp):
             outcomes: Iterable[tuple[str, CaptureResult | CaptureError]]
             if use_ytdlp:
-                outcomes = ((url, _platform_capture(platform, url)) for url in run)
+                outcomes = ((url, _platform_capture(platform, web, url)) for url in run)
             else:  # consecutive web pages: fetched concurrently, logged in groups
                 outcomes = web.capture_many(run, workers=concurrency, processes=processes)
             for url, outcome in outcomes:
@@ -153,9 +170,11 @@ def _capture_all(
     return failed
 
 
-def _platform_capture(platform: PlatformCapturer, url: str) -> CaptureResult | CaptureError:
+def _platform_capture(
+    platform: PlatformCapturer, web: WebCapturer, url: str
+) -> CaptureResult | CaptureError:
     try:
-        return platform.capture(url, checkpoint=False)
+        return capture_post_or_page(platform, web, url)
     except CaptureError as exc:
         return exc
 
