@@ -306,6 +306,24 @@ def test_tls_certificate_is_recorded(archive: Archive, tmp_path: Path) -> None:
     assert _blob(archive, recorded["sha256"]) == der
 
 
+def test_each_https_hop_has_its_certificate_recorded(archive: Archive, tmp_path: Path) -> None:
+    cert, key, der = self_signed(tmp_path)
+    with serve((cert, key)) as base:
+        options = FetchOptions(verify_tls=str(cert))
+        result = WebCapturer(archive, options, media=False, screenshot=False).capture(
+            f"{base}/redirect"
+        )
+    event = json.loads(archive.log.entry(result.items[0].added_index))
+    recorded = event["capture"]["tls_certificates"]
+    hops = [f"{base}/redirect", f"{base}/hop2", f"{base}/page.html"]
+    assert [c["url"] for c in recorded] == hops
+    assert {_blob(archive, c["sha256"]) for c in recorded} == {der}
+    with archive.blobs.open(result.items[0].sha256) as f:
+        about = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)
+                 if r.rec_type == "metadata"]  # fmt: skip
+    assert about == hops
+
+
 def test_a_screenshot_is_of_the_page_never_of_chromiums_error_page(
     archive: Archive, tmp_path: Path
 ) -> None:

@@ -3,8 +3,8 @@
 `WarcSession` wraps a `requests.Session` inside warcio's `capture_http`, which
 records what crosses the socket: each request and response with headers and body
 exactly as sent and received, the server's IP address (``WARC-IP-Address``), one
-record pair per redirect hop. For HTTPS the server's certificate (DER) is added
-as a ``metadata`` record concurrent to the response.
+record pair per redirect hop. For HTTPS the server's certificate (DER) of each hop
+is added as a ``metadata`` record about that hop's URL.
 
 Bodies are read in chunks up to ``max_bytes``; a larger response is cut there and
 reported as truncated (the WARC holds what was received). Each response body is
@@ -207,20 +207,30 @@ class WarcSession:
         """Fetch *url* (following redirects); `CaptureError` if no response came at all."""
         options = self.options
         written = len(self._responses)
+        certificates: list[tuple[str, bytes]] = []  # (url, DER) of each hop over TLS
+
+        def note_certificate(response: requests.Response, *_: Any, **__: Any) -> None:
+            """requests' hook, called for each hop while its connection is still open."""
+            der = _peer_certificate(response)
+            if der is not None and (response.url, der) not in certificates:
+                certificates.append((response.url, der))
+
         try:
             response = self.session.get(
                 url,
                 stream=True,
                 timeout=(options.connect_timeout, options.read_timeout),
                 verify=ca_bundle(options.verify_tls),
+                hooks={"response": note_certificate},
             )
         except requests.TooManyRedirects as exc:
+            for hop_url, der in certificates:
+                self._write_certificate(hop_url, der)
             hops = [_hop(r) for r in getattr(exc.response, "history", [])]
             return Fetched(url, url, None, hops=hops, problem=f"too many redirects ({len(hops)})")
         except requests.RequestException as exc:
             raise CaptureError(f"{url}: cannot fetch: {_reason(exc)}") from None
         with response:
-            certificate = _peer_certificate(response)
             is_html = "html" in response.headers.get("Content-Type", "").lower()
             body = _Body(response, options.max_bytes, keep=keep_body and is_html)
             blob = self.blobs.put(cast("BinaryIO", body))
@@ -250,8 +260,8 @@ class WarcSession:
         if body.cut:
             logger.warning("%s: %s", response.url, body.cut)
             fetched.problem = body.cut
-        if certificate is not None:
-            self._write_certificate(response.url, certificate)
+        for hop_url, der in certificates:
+            self._write_certificate(hop_url, der)
         return fetched
 
     def _write_certificate(self, url: str, der: bytes) -> None:
