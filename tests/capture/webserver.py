@@ -74,12 +74,20 @@ FEED = """<?xml version="1.0" encoding="utf-8"?>
 <item><title>Le café</title><link>{base}/latin1.html</link><pubDate>Tue, 13 Dec 2016 11:00:00 +0000</pubDate></item>
 </channel></rss>"""
 
+ENTRIES_FEED = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>Entries</title><link>{base}/</link>
+{items}
+</channel></rss>"""
+
 # Mutable behaviour for watch tests: the body of /changing, paths answering 410,
-# and a log of (time, path, If-None-Match) for every request.
+# a log of (time, path, If-None-Match) for every request, paths answering another
+# status ({path: status}), and the entry paths listed by /entries.xml.
 DYNAMIC: dict[str, object] = {
     "changing": b"<html><body>version 1</body></html>",
     "gone": set(),
     "log": [],
+    "status": {},
+    "entries": [],
 }
 
 
@@ -100,6 +108,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if path in gone:
             return self._send(
                 410, "text/html", b"<html><body>This content was removed.</body></html>"
+            )
+        status = DYNAMIC.get("status", {})
+        assert isinstance(status, dict)
+        if path in status:
+            return self._send(status[path], "text/plain", f"HTTP {status[path]}".encode())
+        if path == "/entries.xml":
+            base = f"http://{self.headers['Host']}"
+            entries = DYNAMIC.get("entries", [])
+            assert isinstance(entries, list)
+            listed = "\n".join(
+                f"<item><title>{p}</title><link>{base}{p}</link></item>" for p in entries
+            )
+            return self._send(
+                200, "application/rss+xml", ENTRIES_FEED.format(base=base, items=listed).encode()
             )
         if path == "/feed.xml":
             base = f"http://{self.headers['Host']}"

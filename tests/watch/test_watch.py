@@ -1,5 +1,6 @@
 """Sources and `vigil watch` against the local server: schedule, conditional GET, change
-detection, backoff, politeness, clean stop on SIGTERM, takedown detection."""
+detection, backoff, politeness, clean stop on SIGTERM, takedown detection, entries
+retried until captured, and sources that fail by a bug."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from urllib.parse import urljoin
 
+import feedparser
 import pytest
 
 from tests.capture.webserver import DYNAMIC, serve
 from tests.conftest import run_vigil, vigil_env
 from vigil.archive import Archive
+from vigil.capture.fetch import FetchOptions
+from vigil.capture.screenshot import take_screenshot
 from vigil.capture.web import WebCapturer
 from vigil.errors import InputError
 from vigil.verify import verify_archive
@@ -30,8 +36,12 @@ def site() -> Iterator[str]:
     DYNAMIC["changing"] = b"<html><body>version 1</body></html>"
     DYNAMIC["gone"] = set()
     DYNAMIC["log"] = []
+    DYNAMIC["status"] = {}
+    DYNAMIC["entries"] = []
     with serve() as base:
         yield base
+    DYNAMIC["status"] = {}
+    DYNAMIC["entries"] = []
 
 
 def test_intervals_and_source_list(tmp_path: Path) -> None:
@@ -253,3 +263,150 @@ def test_watch_enriches_what_it_captures_in_the_background(archive: Archive, sit
         done = {c.kind for c in archive.index.children(image.id)}
         failed = {json.loads(e.raw).get("derivation") for e in archive.custody(image.id)}
         assert {"pdq", "metadata", "c2pa", "ocr"} <= done | failed
+
+
+def _warcs(archive: Archive, url: str) -> int:
+    """How many web captures requested *url*."""
+    return sum(1 for i in archive.items() if i.kind == "warc" and i.url == url)
+
+
+def _bug() -> None:
+    """Raise the ValueError the audit met (`urljoin` on ``<img src="http://[::1">``)."""
+    urljoin("http://example.org/", "http://[::1")
+
+
+def test_an_unexpected_error_in_one_source_does_not_stop_the_watch(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    real_parse = feedparser.parse
+
+    def parse(body: bytes, *args: Any, **kwargs: Any) -> Any:  # a parser bug on one feed
+        if b"Aleppo updates" in body:
+            _bug()
+        return real_parse(body, *args, **kwargs)
+
+    monkeypatch.setattr(feedparser, "parse", parse)
+    sources = [
+        Source("buggy", f"{site}/feed.xml", "feed", 60),
+        Source("fine", f"{site}/changing", "page", 60),
+    ]
+    watcher = Watcher(archive, sources, host_gap=0)
+    with caplog.at_level("WARNING", logger="vigil.watch.loop"):
+        watcher.run(threading.Event(), once=True)
+    status = {s.source.id: s for s in watcher.status()}
+    assert status["buggy"].failures == 1
+    assert "ValueError: Invalid IPv6 URL" in (status["buggy"].last_error or "")
+    assert status["buggy"].next_run >= time.time() + 60 * 0.75 - 5  # backs off
+    assert status["fine"].failures == 0 and status["fine"].captured > 0
+    assert any(r.exc_info and r.exc_info[0] is ValueError for r in caplog.records)  # traceback
+    # the buggy source is due again (as after a restart): the watch still survives it
+    _due_later(watcher, 120)
+    watcher.run(threading.Event(), once=True)
+    status = {s.source.id: s for s in watcher.status()}
+    assert status["buggy"].failures == 2 and status["fine"].failures == 0
+    # an interrupt is not a source's error
+    monkeypatch.setattr(feedparser, "parse", _interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        watcher.poll_one(sources[0])
+    assert verify_archive(archive.root).ok
+
+
+def _interrupt(*args: Any, **kwargs: Any) -> Any:
+    raise KeyboardInterrupt
+
+
+def test_a_failing_entry_does_not_block_the_others_and_is_retried_after_a_restart(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def screenshot(url: str, **kwargs: Any) -> Any:  # a bug met after the page was fetched
+        if url.endswith("/page.html"):
+            _bug()
+        return take_screenshot(url, **kwargs)
+
+    monkeypatch.setattr("vigil.capture.web.take_screenshot", screenshot)
+    source = Source("feed", f"{site}/feed.xml", "feed", 60)
+    first = Watcher(archive, [source], host_gap=0)
+    first.run(threading.Event(), once=True)
+    assert _warcs(archive, f"{site}/latin1.html") == 1  # listed after the failing entry
+    assert _warcs(archive, f"{site}/page.html") == 0
+    (status,) = first.status()
+    assert status.failures == 0
+    # the bug is fixed and the watch restarted; the feed has not changed since
+    monkeypatch.undo()
+    watcher = Watcher(archive, [source], host_gap=0)
+    _due_later(watcher, 120)
+    watcher.run(threading.Event(), once=True)
+    assert _warcs(archive, f"{site}/page.html") == 1
+    assert watcher.poller.already_captured(f"{site}/page.html")
+    assert _warcs(archive, f"{site}/feed.xml") == 1  # unchanged: not captured again
+    assert _warcs(archive, f"{site}/latin1.html") == 1
+    assert verify_archive(archive.root).ok
+
+
+def test_feed_entries_are_retried_until_a_2xx_and_matched_by_the_url_requested(
+    archive: Archive, site: str
+) -> None:
+    DYNAMIC["entries"] = ["/latin1.html", "/redirect"]  # /redirect ends at /page.html
+    DYNAMIC["status"] = {"/latin1.html": 503}
+    watcher = Watcher(
+        archive, [Source("feed", f"{site}/entries.xml", "feed", 600)], FetchOptions(retries=0),
+        host_gap=0,
+    )  # fmt: skip
+    latin1, redirect = f"{site}/latin1.html", f"{site}/redirect"
+    watcher.run(threading.Event(), once=True)
+    assert (_warcs(archive, latin1), _warcs(archive, redirect)) == (1, 1)  # the 503 is kept
+    assert not watcher.poller.already_captured(latin1)
+    # the feed is unchanged: the failed entry is tried again, the other is not
+    _due_later(watcher, 1200)
+    watcher.run(threading.Event(), once=True)
+    assert (_warcs(archive, latin1), _warcs(archive, redirect)) == (2, 1)
+    # after two failures it waits two polls: not tried on the next one
+    _due_later(watcher, 1800)
+    watcher.run(threading.Event(), once=True)
+    assert _warcs(archive, latin1) == 2
+    # it is back, and the feed changed: captured; the redirected entry is not again
+    DYNAMIC["status"] = {}
+    DYNAMIC["entries"] = ["/etag.html", "/latin1.html", "/redirect"]
+    _due_later(watcher, 2400)
+    watcher.run(threading.Event(), once=True)
+    assert (_warcs(archive, latin1), _warcs(archive, redirect)) == (3, 1)
+    assert _warcs(archive, f"{site}/etag.html") == 1
+    assert watcher.poller.already_captured(latin1) and watcher.poller.already_captured(redirect)
+    # nothing left to capture: another poll adds nothing
+    count = len(archive.items())
+    _due_later(watcher, 3000)
+    watcher.run(threading.Event(), once=True)
+    assert len(archive.items()) == count
+    (status,) = watcher.status()
+    assert status.failures == 0
+    assert verify_archive(archive.root).ok
+
+
+def test_recheck_reports_temporary_failures_as_unreachable(archive: Archive, site: str) -> None:
+    result = WebCapturer(archive, media=False, screenshot=False).capture(f"{site}/latin1.html")
+    (page,) = [i for i in result.items if i.kind == "page"]
+    for status in (403, 429, 500, 503):
+        DYNAMIC["status"] = {"/latin1.html": status}
+        (checked,) = recheck(archive, [page])
+        assert checked.outcome == "unreachable" and f"HTTP {status}" in checked.detail
+    assert [e.type for e in archive.custody(page.id)] == ["item.added"]  # no takedown claimed
+    DYNAMIC["status"] = {"/latin1.html": 451}
+    (checked,) = recheck(archive, [page])
+    assert checked.outcome == "gone"
+    assert [e.type for e in archive.custody(page.id)] == ["item.added", "item.gone"]
+
+
+def test_a_watched_page_that_goes_away_is_marked_gone_once(archive: Archive, site: str) -> None:
+    watcher = Watcher(archive, [Source("page", f"{site}/changing", "page", 60)], host_gap=0)
+    watcher.run(threading.Event(), once=True)
+    (page,) = [i for i in archive.items() if i.kind == "page"]
+    DYNAMIC["gone"] = {"/changing"}
+    for later in (120, 1000):  # the source keeps answering 410
+        _due_later(watcher, later)
+        watcher.run(threading.Event(), once=True)
+    (status,) = watcher.status()
+    assert status.failures == 2 and "HTTP 410" in (status.last_error or "")
+    events = archive.custody(page.id)
+    assert [e.type for e in events] == ["item.added", "item.gone"]  # once, not per poll
+    assert events[1].data["http_status"] == 410 and events[1].data["url"] == f"{site}/changing"
+    assert verify_archive(archive.root).ok

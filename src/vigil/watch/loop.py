@@ -6,7 +6,11 @@
 * Politeness: one request at a time, and at least ``host_gap`` seconds between two
   polls of the same host.
 * One failing source never blocks the others: its error is recorded in its state
-  and the loop goes on.
+  and the loop goes on. That holds for any exception a poll raises, a bug included
+  (say a page that makes a parser raise ``ValueError``): it is recorded as the
+  source's error with its type, its traceback goes to the log, and the source backs
+  off; otherwise that source, due again at once after a restart, would stop every
+  restarted watch. ``KeyboardInterrupt`` and ``SystemExit`` are not caught.
 * What a poll captured is enriched by a `vigil enrich` child in the background
   (`vigil.watch.enricher`), so OCR and keyframes never delay the next poll.
 * SIGINT/SIGTERM set a stop flag checked between polls (a capture in progress
@@ -35,6 +39,7 @@ from vigil.db.schema import source_state
 from vigil.errors import VigilError
 from vigil.events import rfc3339, utc_now
 from vigil.watch.enricher import BackgroundEnrich
+from vigil.watch.entries import MAX_BACKOFF, backoff
 from vigil.watch.poll import Poller, PollState
 from vigil.watch.recorders import Recorders
 from vigil.watch.sources import Source
@@ -45,7 +50,6 @@ if TYPE_CHECKING:
 __all__ = ["MAX_BACKOFF", "SourceStatus", "Watcher", "stop_on_signals"]
 
 logger = logging.getLogger(__name__)
-MAX_BACKOFF = 6 * 3600
 
 
 @dataclass(frozen=True)
@@ -84,7 +88,7 @@ class Watcher:
         self.enricher = BackgroundEnrich(archive.root, enabled=enrich)
         self.sources = sources
         self.recorders = Recorders(archive, RecordOptions(fetch=options or FetchOptions()))
-        self.poller = Poller(archive, options, self.recorders)
+        self.poller = Poller(archive, options, self.recorders, clock=lambda: self.clock())
         self.host_gap = host_gap
         self.clock = clock
         self._last_at_host: dict[str, float] = {}
@@ -137,16 +141,10 @@ class Watcher:
         try:
             outcome = self.poller.poll(source, state)
         except VigilError as exc:
-            failures = row.failures + 1
-            delay = min(MAX_BACKOFF, source.every * 2 ** (failures - 1)) * random.uniform(
-                0.75, 1.25
-            )
-            logger.warning("source %s: %s (retry in %.0f s)", source.id, exc, delay)
-            values: dict[str, Any] = {
-                "last_error": f"{rfc3339(utc_now())}: {exc}",
-                "failures": failures,
-                "next_run": self.clock() + delay,
-            }
+            values = self._failed(source, row.failures, str(exc))
+        except Exception as exc:  # a bug met by one source: see the module docstring
+            logger.exception("source %s: unexpected error while polling", source.id)
+            values = self._failed(source, row.failures, f"{type(exc).__name__}: {exc}")
         else:
             for problem in outcome.problems:
                 logger.warning("source %s: %s", source.id, problem)
@@ -167,6 +165,17 @@ class Watcher:
             conn.execute(
                 update(source_state).where(source_state.c.source_id == source.id).values(**values)
             )
+
+    def _failed(self, source: Source, failures: int, error: str) -> dict[str, Any]:
+        """The state to record after a failed poll: the error, and the backoff."""
+        failures += 1
+        delay = backoff(source.every, failures) * random.uniform(0.75, 1.25)
+        logger.warning("source %s: %s (retry in %.0f s)", source.id, error, delay)
+        return {
+            "last_error": f"{rfc3339(utc_now())}: {error}",
+            "failures": failures,
+            "next_run": self.clock() + delay,
+        }
 
     def run(
         self,

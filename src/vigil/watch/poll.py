@@ -1,36 +1,45 @@
 """One poll of one source: what is new there, and capture it.
 
 * ``feed`` (RSS/Atom, feedparser): a conditional GET; when the feed changed, the
-  feed itself is captured (evidence of what it listed, and when) and then every
-  entry whose link has not been captured yet.
+  feed itself is captured (evidence of what it listed, and when). Then every entry
+  not captured yet (`vigil.watch.entries`: a 2xx capture of the link as requested)
+  is captured, or tried again on later polls even when the feed did not change,
+  each with its own backoff.
 * ``page``: a conditional GET; captured when its content hash differs from the
-  last poll's.
+  last poll's. When a watched page or feed starts answering 404/410/451, the pages
+  captured from it get their ``item.gone`` (once; `vigil.watch.gone.mark_gone`).
 * ``account`` (channel, playlist, profile): yt-dlp's flat listing; every entry not
-  captured yet goes through yt-dlp.
+  captured yet goes through yt-dlp (one that fails backs off as a feed entry does).
 * ``stream``: when the stream is live and not being recorded, a recording starts
   on its own thread (`vigil.watch.recorders`); the poll itself returns at once.
 
 The polling requests themselves are not evidence (they decide what to capture);
 every capture goes through `WebCapturer` / `PlatformCapturer` and the ledger.
+
+A capture of one entry that fails in any way, even by a bug (an unexpected
+exception), is that entry's problem: the other entries are still captured.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import feedparser
 import requests
 import yt_dlp
-from sqlalchemy import select
 from yt_dlp.utils import DownloadError
 
 from vigil.capture.fetch import FetchOptions, polite_session
 from vigil.capture.media import PlatformCapturer
 from vigil.capture.web import WebCapturer
-from vigil.db.schema import items
 from vigil.errors import CaptureError, VigilError
+from vigil.watch.entries import MAX_ATTEMPTS, EntryRetries, captured_urls, last_feed
+from vigil.watch.gone import GONE_STATUSES, mark_gone
 from vigil.watch.recorders import Recorders
 from vigil.watch.sources import Source
 
@@ -38,6 +47,8 @@ if TYPE_CHECKING:
     from vigil.archive import Archive
 
 __all__ = ["PollOutcome", "PollState", "Poller"]
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,8 +74,13 @@ class Poller:
         archive: Archive,
         options: FetchOptions | None = None,
         recorders: Recorders | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """*clock*: the time entry retries are scheduled by (the watch's own clock)."""
         self.archive = archive
+        self.clock = clock
+        self.retries = EntryRetries()
+        self._pending: dict[str, list[str]] = {}  # feed source id -> entries not captured yet
         self.recorders = recorders
         self.options = options or FetchOptions()
         self.session = polite_session(self.options)
@@ -106,7 +122,10 @@ class Poller:
         except requests.RequestException as exc:
             raise CaptureError(f"{source.url}: cannot poll: {type(exc).__name__}") from None
         if response.status_code >= 400:
-            raise CaptureError(f"{source.url}: HTTP {response.status_code}")
+            message = f"HTTP {response.status_code} {response.reason}".strip()
+            if response.status_code in GONE_STATUSES:
+                mark_gone(self.archive, source.url, response.status_code, message)
+            raise CaptureError(f"{source.url}: {message}")
         if len(body) > self.options.max_bytes:
             raise CaptureError(f"{source.url}: larger than {self.options.max_bytes} bytes")
         return response.headers, body
@@ -131,9 +150,19 @@ class Poller:
 
     def _feed(self, source: Source, state: PollState) -> PollOutcome:
         body, new_state = self._changed(source, state)
-        outcome = PollOutcome(new_state, unchanged=body is None)
-        if body is None:
-            return outcome
+        outcome = PollOutcome(new_state)
+        if body is not None:  # (an entry no longer listed is still owed its capture)
+            links = self._read_feed(source, body, outcome) + self._pending.get(source.id, [])
+        elif source.id in self._pending:
+            links = self._pending[source.id]
+        else:  # first poll since the watch started, and the feed did not change
+            links = _links(feedparser.parse(last_feed(self.archive, source.url) or b""))
+        self._pending[source.id] = self._entries(source, links, outcome, self.web)
+        outcome.unchanged = body is None and not outcome.captured
+        return outcome
+
+    def _read_feed(self, source: Source, body: bytes, outcome: PollOutcome) -> list[str]:
+        """Capture the changed feed document; the links of its entries."""
         parsed: Any = feedparser.parse(body)
         if parsed.bozo and not parsed.entries:
             raise CaptureError(f"{source.url}: not a readable feed ({parsed.bozo_exception})")
@@ -142,15 +171,52 @@ class Poller:
                 f"{source.url}: malformed feed ({parsed.bozo_exception}); read as far as it goes"
             )
         outcome.captured += self._capture(source.url, self.feed_web)
-        for entry in parsed.entries:
-            link = entry.get("link")
-            if not link or self.already_captured(link):
+        return _links(parsed)
+
+    def _entries(
+        self,
+        source: Source,
+        links: list[str],
+        outcome: PollOutcome,
+        capturer: WebCapturer | PlatformCapturer,
+    ) -> list[str]:
+        """Capture those of *links* not captured yet whose retry is due; the links
+        still to be captured on a later poll (those given up excepted)."""
+        done = captured_urls(self.archive, links)
+        pending = []
+        for link in dict.fromkeys(links):
+            if link in done:
                 continue
-            try:
-                outcome.captured += self._capture(link)
-            except VigilError as exc:
-                outcome.problems.append(str(exc))
-        return outcome
+            if self.retries.due(link, self.clock()):
+                if self._capture_entry(link, capturer, outcome):
+                    continue
+                failures = self.retries.failed(link, source.every, self.clock())
+                if failures >= MAX_ATTEMPTS:
+                    outcome.problems.append(f"{link}: not captured in {failures} tries; given up")
+            if not self.retries.given_up(link):
+                pending.append(link)
+        return pending
+
+    def _capture_entry(
+        self, link: str, capturer: WebCapturer | PlatformCapturer, outcome: PollOutcome
+    ) -> bool:
+        """Capture one entry; whether it is now captured (a 2xx, or a post).
+
+        Any exception is this entry's problem, not the source's: a capture bug on
+        one entry must not keep the others (listed after it) from being captured.
+        """
+        try:
+            outcome.captured += self._capture(link, capturer)
+        except VigilError as exc:
+            outcome.problems.append(str(exc))
+        except Exception as exc:
+            logger.exception("%s: unexpected error while capturing it", link)
+            outcome.problems.append(f"{link}: unexpected {type(exc).__name__}: {exc}")
+            return False
+        if link in captured_urls(self.archive, [link]):
+            self.retries.succeeded(link)
+            return True
+        return False
 
     def _page(self, source: Source, state: PollState) -> PollOutcome:
         body, new_state = self._changed(source, state)
@@ -170,19 +236,16 @@ class Poller:
             ) from None
         outcome = PollOutcome(state)
         entries = (listing or {}).get("entries") or [listing or {}]
-        for entry in entries:
-            url = (entry or {}).get("url") or (entry or {}).get("webpage_url")
-            if not url or self.already_captured(url):
-                continue
-            try:
-                outcome.captured += self._capture(url, self.platform)
-            except VigilError as exc:
-                outcome.problems.append(str(exc))
+        urls = [(e or {}).get("url") or (e or {}).get("webpage_url") for e in entries]
+        self._entries(source, [u for u in urls if isinstance(u, str)], outcome, self.platform)
         outcome.unchanged = not outcome.captured
         return outcome
 
     def already_captured(self, url: str) -> bool:
-        """Whether a page or post was captured from *url* (derived from the ledger's items)."""
-        query = select(items.c.id).where(items.c.url == url, items.c.kind.in_(("page", "post")))
-        with self.archive.index.engine.connect() as conn:
-            return conn.execute(query.limit(1)).first() is not None
+        """Whether *url* was captured successfully (`vigil.watch.entries.captured_urls`)."""
+        return url in captured_urls(self.archive, [url])
+
+
+def _links(parsed: Any) -> list[str]:
+    """The links of a parsed feed's entries, in order."""
+    return [str(e["link"]) for e in parsed.entries if e.get("link")]
