@@ -32,6 +32,7 @@ def test_x_archive(archive: Archive) -> None:
     result = import_export(archive, XArchiveImporter(SOCIAL / "twitter-archive-milahu104"))
     counts = expected["counts"]
     assert len(result.posts) == counts["tweets.js"] + counts["deleted-tweets.js"]
+    assert result.problems == []  # the real archive is well formed: nothing skipped
     posts = _posts(archive)
     deleted = [p for p in posts.values() if p.claimed.get("deleted")]
     assert len(deleted) == counts["deleted-tweets.js"]
@@ -70,6 +71,7 @@ def test_x_archive(archive: Archive) -> None:
 def test_telegram_samples(archive: Archive, name: str) -> None:
     result = import_export(archive, TelegramImporter(SOCIAL / "chat-miner" / "telegram" / name))
     target = json.loads((SOCIAL / "chat-miner" / "telegram" / "target.json").read_text())
+    assert result.problems == []
     got = [(p.claimed["posted"], p.claimed["author"]) for p in result.posts]
     assert got == [(t["timestamp"] + "Z", t["author"]) for t in target]
     assert result.posts[0].claimed["text"] == "Minimal Message"

@@ -78,7 +78,7 @@ def test_example_response_is_addressable(archive: Archive) -> None:
     [
         ("example-bad.warc.gz.bad", "not a readable WARC"),
         ("example-bad-non-chunked.warc.gz", "non-chunked gzip"),
-        ("example-wrong-chunks.warc.gz", "Unknown archive format"),
+        ("example-wrong-chunks.warc.gz", "ends after 343 of 1613 bytes, where its gzip member"),
     ],
 )
 def test_an_unreadable_file_is_refused_and_nothing_of_it_stored(

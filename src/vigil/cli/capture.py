@@ -235,6 +235,8 @@ def import_(state: State, kind: str, path: Path, as_json: bool, no_enrich: bool)
         f"{len(result.posts)} posts stored ({result.already_held} already held), "
         f"{stored} export files stored, {result.missing_media} media not in the export"
     )
+    for problem in result.problems:
+        click.echo(f"warning  {problem}", err=True)
 
 
 def _import_warcs(state: State, path: Path, as_json: bool, no_enrich: bool) -> None:

@@ -35,6 +35,8 @@ class Post:
 
 class Importer(Protocol):
     kind: str
+    # what `posts()` skipped or found odd, each naming the file (and message id)
+    problems: list[str]
 
     def __init__(self, root: Path) -> None: ...
 
@@ -43,7 +45,8 @@ class Importer(Protocol):
         ...
 
     def posts(self) -> Iterator[Post]:
-        """Parse the export; `InputError` naming the file on anything malformed."""
+        """Parse the export: a malformed message is skipped and named in `problems`;
+        `InputError` naming the file if the file as a whole is unusable."""
         ...
 
 
@@ -53,6 +56,7 @@ class ImportResult:
     posts: list[ItemRow] = field(default_factory=list)
     already_held: int = 0
     missing_media: int = 0
+    problems: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -63,12 +67,16 @@ class ImportResult:
             ],
             "already_held": self.already_held,
             "missing_media": self.missing_media,
+            "problems": self.problems,
         }
 
 
 def inside(root: Path, relative: str) -> Path | None:
-    """*relative* resolved under *root*, or None if it would lead outside (or is absolute)."""
-    if not relative or Path(relative).is_absolute():
+    """*relative* resolved under *root*, or None if it would lead outside (or is absolute).
+
+    None too for a NUL byte, which no file name can hold (and `Path.resolve` rejects).
+    """
+    if not relative or "\x00" in relative or Path(relative).is_absolute():
         return None
     candidate = (root / relative).resolve()
     base = root.resolve()
@@ -76,9 +84,38 @@ def inside(root: Path, relative: str) -> Path | None:
 
 
 def import_export(archive: Archive, importer: Importer, batch: int = 1000) -> ImportResult:
-    """Parse first (nothing is stored if the export is malformed), then store files and posts."""
-    posts = list(importer.posts())
+    """Parse first (nothing is stored if the export is malformed), then store files and posts.
+
+    Messages the importer skipped, and posts that cannot be stored as canonical
+    JSON, are listed in `ImportResult.problems` (the CLI prints them), not stored.
+    """
     result = ImportResult()
+    posts = [p for p in importer.posts() if _storable(p, result.problems)]
+    result.problems[:0] = importer.problems  # the importer's, in file order, first
+    _store(archive, importer, posts, result, batch)
+    archive.checkpoint()
+    return result
+
+
+def _storable(post: Post, problems: list[str]) -> bool:
+    """False (and a problem noted) if *post* cannot be written as RFC 8785 JSON.
+
+    ``json.loads`` accepts NaN, Infinity and integers beyond 2**53, which RFC 8785
+    cannot write; found only while storing, they would stop an import halfway.
+    """
+    try:
+        canonical_json(post.original)
+        canonical_json(post.claimed)
+    except ValueError as exc:  # rfc8785.CanonicalizationError is a ValueError
+        problems.append(f"{post.source_file}: {post.post_id}: cannot be stored ({exc}): skipped")
+        return False
+    return True
+
+
+def _store(
+    archive: Archive, importer: Importer, posts: list[Post], result: ImportResult, batch: int
+) -> None:
+    """Store the export's files, then the posts (into *result*), in batches of events."""
     by_path: dict[Path, ItemRow] = {}
     for added in archive.add_paths(importer.files()):
         result.files.append(added)
@@ -102,8 +139,6 @@ def import_export(archive: Archive, importer: Importer, batch: int = 1000) -> Im
             if len(events) >= batch:
                 commit()
         commit()
-    archive.checkpoint()
-    return result
 
 
 def _post_event(

@@ -10,6 +10,10 @@ message), ``reply_to_message_id``, ``forwarded_from``, and media fields holding 
 path relative to the export (``photo``, ``file``, ``thumbnail``) or, when the
 media was not exported, a placeholder in parentheses, such as
 "(File not included. Change data exporting settings to download.)".
+
+A message whose fields have the wrong types (a text fragment that is neither a
+string nor an entity, a date no calendar holds) is skipped and named in
+``problems``, with the file and message id; the rest of the export goes on.
 """
 
 from __future__ import annotations
@@ -29,12 +33,37 @@ _MEDIA_FIELDS = ("photo", "file", "thumbnail")
 
 
 def message_text(text: Any) -> str:
-    """The message text: the string, or the entity fragments concatenated as they are."""
-    if isinstance(text, str):
-        return text
-    if isinstance(text, list):
-        return "".join(p if isinstance(p, str) else str(p.get("text", "")) for p in text)
-    return ""
+    """The message text: the string, or the entity fragments concatenated as they are.
+
+    `ValueError` if *text* is neither (nor missing), or a fragment is neither a
+    string nor an entity object with a string ``text``: joining such a message
+    would store a text the export does not hold.
+    """
+    if text is None or isinstance(text, str):
+        return text or ""
+    if not isinstance(text, list):
+        raise ValueError(f"text is a {type(text).__name__}, not a string or a list of fragments")
+    parts = []
+    for part in text:
+        if isinstance(part, dict) and isinstance(part.get("text", ""), str):
+            part = part.get("text", "")
+        if not isinstance(part, str):
+            raise ValueError(f"text fragment {part!r:.60} is not a string or an entity")
+        parts.append(part)
+    return "".join(parts)
+
+
+def _posted(unixtime: Any) -> str | None:
+    """``date_unixtime`` as RFC 3339 UTC; None if absent; `ValueError` if not a date."""
+    if unixtime is None or unixtime == "":
+        return None
+    if not str(unixtime).isdigit():
+        raise ValueError(f"date_unixtime {unixtime!r:.40} is not a number of seconds")
+    try:
+        moment = dt.datetime.fromtimestamp(int(unixtime), dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        raise ValueError(f"date_unixtime {unixtime!r:.40} is out of range") from None
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _links(text: Any) -> list[str]:
@@ -56,6 +85,7 @@ class TelegramImporter:
         if not self.result.is_file():
             raise InputError(f"{self.result}: no Telegram export (result.json) here")
         self._media: list[Path] = []
+        self.problems: list[str] = []
 
     def _load(self) -> dict[str, Any]:
         try:
@@ -71,7 +101,10 @@ class TelegramImporter:
             yield data
         for section in ("chats", "left_chats"):
             chats = data.get(section, {})
-            for chat in chats.get("list", []) if isinstance(chats, dict) else []:
+            listed = chats.get("list", []) if isinstance(chats, dict) else []
+            if not isinstance(listed, list):
+                raise InputError(f"{self.result}: {section}.list is not a list of chats")
+            for chat in listed:
                 if isinstance(chat, dict):
                     yield chat
 
@@ -80,6 +113,7 @@ class TelegramImporter:
 
     def posts(self) -> Iterator[Post]:
         data = self._load()
+        found = 0
         for chat in self._chats(data):
             chat_key = str(chat.get("id") or chat.get("name") or "chat")
             messages = chat.get("messages")
@@ -90,7 +124,18 @@ class TelegramImporter:
                     raise InputError(
                         f"{self.result}: chat {chat_key!r} message {number} is not an object"
                     )
-                yield self._post(chat, chat_key, number, message)
+                try:
+                    post = self._post(chat, chat_key, number, message)
+                except ValueError as exc:
+                    self.problems.append(
+                        f"{self.result}: chat {chat_key!r} message "
+                        f"{message.get('id', number)!r:.40}: {exc}: skipped"
+                    )
+                    continue
+                found += 1
+                yield post
+        if not found:
+            self.problems.append(f"{self.result}: the export holds no messages")
 
     def _post(
         self, chat: dict[str, Any], chat_key: str, number: int, message: dict[str, Any]
@@ -104,14 +149,12 @@ class TelegramImporter:
             "author": message.get("from") or message.get("actor"),
             "author_id": message.get("from_id") or message.get("actor_id"),
             "text": message_text(message.get("text")),
+            "posted": _posted(message.get("date_unixtime")),
             "links": _links(message.get("text")),
             "reply_to": message.get("reply_to_message_id"),
             "forwarded_from": message.get("forwarded_from"),
             "date_local": message.get("date"),
         }
-        if str(message.get("date_unixtime", "")).isdigit():
-            moment = dt.datetime.fromtimestamp(int(message["date_unixtime"]), dt.UTC)
-            claimed["posted"] = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         location = message.get("location_information")
         if isinstance(location, dict):
             claimed["geo"] = {
@@ -132,18 +175,23 @@ class TelegramImporter:
             role = (
                 str(message.get("media_type") or field_name) if field_name == "file" else field_name
             )
-            if value.startswith("("):
-                post.media.append((role, None, value.strip("()")))
-                continue
-            path = inside(self.root, value)
-            if path is None:
-                post.media.append(
-                    (role, None, f"path {value!r} leads outside the export: not read")
-                )
-            elif not path.is_file():
-                post.media.append((role, None, f"{value} is not in the export"))
-            else:
-                post.media.append((role, path, ""))
-                if path not in self._media:
-                    self._media.append(path)
+            path, why = self._media_file(value)
+            post.media.append((role, path, why))
+            if path is not None and path not in self._media:
+                self._media.append(path)
         return post
+
+    def _media_file(self, value: str) -> tuple[Path | None, str]:
+        """The media file a message names, or None and why it is not read."""
+        if value.startswith("("):
+            return None, value.strip("()")
+        if "\x00" in value:
+            return None, f"path {value!r:.80} holds a NUL byte: not read"
+        path = inside(self.root, value)
+        if path is None:
+            return None, f"path {value!r} leads outside the export: not read"
+        try:
+            present = path.is_file()
+        except OSError as exc:  # a name too long for the file system, say
+            return None, f"path {value!r:.80} cannot be read ({exc.strerror}): not read"
+        return (path, "") if present else (None, f"{value} is not in the export")

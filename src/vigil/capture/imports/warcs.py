@@ -1,13 +1,18 @@
 """WARC, ARC and WACZ files made elsewhere (`vigil import warc PATH`).
 
-Each file is first read whole (a file warcio cannot read to the end is refused,
-naming it, and nothing of it is stored; the other files go on). Then it is kept
+Each file is first read whole. A file warcio cannot read to the end is refused,
+naming it, and nothing of it is stored; the other files go on. So is a file cut
+short, as an interrupted download is: a record that ends before the bytes its
+``Content-Length`` declares (or that lost its headers' end), a last gzip member
+without its end, or a partial record after the last whole one. Then it is kept
 as it is, and every ``response``, ``resource`` and ``revisit`` record with a body
 becomes an item: its decoded payload as the blob, the record's offset, length,
 id, type, target URI and HTTP status, and the result of checking its digests
 (``WARC-Block-Digest``, ``WARC-Payload-Digest``). A mismatch is reported and
-kept on the item, not hidden. Dates inside an imported WARC are its maker's
-claims, so they are recorded under ``claimed``.
+kept on the item, not hidden; so is a digest the record states but that could
+not be checked (``digest_ok`` null, the reason in ``digest_problems``). Dates
+inside an imported WARC are its maker's claims, so they are recorded under
+``claimed``.
 
 A WACZ is read in place (never extracted): the hashes its ``datapackage.json``
 declares are checked, and each WARC in ``archive/`` is imported as above.
@@ -19,13 +24,16 @@ import hashlib
 import io
 import json
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 import warcio
 from warcio.archiveiterator import ArchiveIterator
+from warcio.bufferedreaders import ChunkedDataException
 from warcio.exceptions import ArchiveLoadFailed
+from warcio.statusandheaders import StatusAndHeadersParserException
 
 from vigil.db.index import ItemRow
 from vigil.errors import InputError
@@ -41,6 +49,18 @@ __all__ = ["WarcImportResult", "import_warcs"]
 _SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz", ".wacz")
 _BODY_TYPES = ("response", "resource", "revisit")
 MAX_MEMBER = 64 << 30  # refuse a WACZ member that claims or inflates beyond this
+# what warcio raises on input it cannot parse
+_UNREADABLE = (
+    ArchiveLoadFailed,
+    StatusAndHeadersParserException,
+    ChunkedDataException,
+    ValueError,
+    OSError,
+    EOFError,
+)
+# what reading a zip member can raise: bad CRC or header, deflate error, an
+# encrypted member (RuntimeError), an unsupported compression method
+_BAD_ZIP = (zipfile.BadZipFile, zlib.error, RuntimeError, NotImplementedError, EOFError, OSError)
 
 
 @dataclass
@@ -68,7 +88,7 @@ def _warc_files(path: Path) -> list[Path]:
 
 
 def _digest_ok(record: Any) -> bool | None:
-    """True/False per warcio's digest check of the record; None when it states no digest."""
+    """True/False per warcio's digest check of the record; None when none was checked."""
     problems = getattr(record, "digest_checker", None)
     if problems is None:
         return None
@@ -76,41 +96,177 @@ def _digest_ok(record: Any) -> bool | None:
     return None if status is None else bool(status)
 
 
+def _digest_problems(record: Any) -> list[str]:
+    """warcio's digest problems, plus a stated digest that went unchecked.
+
+    warcio leaves ``passed`` at None both when a record states no digest and when
+    it states one it never compared (an empty block, say), so a null alone would
+    read as "nothing to check". A revisit's payload digest names the payload of
+    the record it revisits, so warcio rightly skips it and so do we.
+    """
+    checker = getattr(record, "digest_checker", None)
+    found = list(checker.problems) if checker is not None else []
+    if _digest_ok(record) is not None or record.rec_type == "revisit":
+        return found
+    headers = record.rec_headers
+    stated = [h for h in ("WARC-Block-Digest", "WARC-Payload-Digest") if headers.get_header(h)]
+    if stated:
+        found.append(f"{' and '.join(stated)} stated but could not be checked")
+    return found
+
+
+def _truncation(iterator: ArchiveIterator, record: Any, number: int, offset: int) -> str | None:
+    """Why the record is cut short, or None if all its declared bytes were there.
+
+    warcio reads a record through a reader limited to its ``Content-Length`` and
+    stops quietly at the end of the file (or of the gzip member), so a cut file
+    looks whole: the limit left unread after the record was read to its end is
+    the sign. A file cut inside a record's headers yields a record without its
+    (mandatory) ``Content-Length``, or with an empty one.
+    """
+    stated = record.rec_headers.get_header("Content-Length")
+    if not (isinstance(stated, str) and stated.strip().isdigit()):
+        return (
+            f"truncated or malformed: record {number} ({record.rec_type} at offset {offset}) "
+            f"has no valid Content-Length ({stated!r})"
+        )
+    declared = record.length
+    left = getattr(record.raw_stream, "limit", 0)
+    if not isinstance(declared, int) or not isinstance(left, int) or left <= 0:
+        return None
+    where = f"record {number} ({record.rec_type} at offset {offset})"
+    read = f"ends after {declared - left} of {declared} bytes"
+    if iterator.reader.rem_length() > 0 or iterator.reader.stream.read(1):
+        return f"{where} {read}, where its gzip member ends (a record split across members)"
+    return f"truncated: {where} {read}"
+
+
+class _CountingReader:
+    """Reads through to *stream*, counting the bytes and keeping the last few.
+
+    warcio stops without a word at a partial record or gzip member at the end of
+    a file; comparing what was read with where the last whole record ended is
+    how such a tail is found.
+    """
+
+    KEEP = 64
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.count = 0
+        self.tail = b""
+
+    def read(self, size: int = -1) -> bytes:
+        data = self.stream.read(size)
+        self.count += len(data)
+        self.tail = (self.tail + data[-self.KEEP :])[-self.KEEP :]
+        return data
+
+    def tell(self) -> int:
+        return self.count
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+
+def _leftover(reader: _CountingReader, end: int) -> str | None:
+    """Why the bytes after the last whole record (ending at *end*) are a problem, if they are.
+
+    Only the blank lines that separate uncompressed records may follow it.
+    """
+    reader.drain()
+    extra = reader.count - end
+    if extra <= 0 or (extra <= len(reader.tail) and not reader.tail[-extra:].strip()):
+        return None
+    return f"truncated: {extra} bytes after the last whole record (offset {end}) form no record"
+
+
+def _index_entry(iterator: ArchiveIterator, record: Any, number: int) -> dict[str, Any]:
+    """Read *record* to its end and describe it; `InputError` (without the file) if cut."""
+    digest = hashlib.sha256()
+    payload = record.content_stream()
+    while chunk := payload.read(1 << 20):
+        digest.update(chunk)
+    offset = iterator.get_record_offset()  # reads the rest of the raw record
+    cut = _truncation(iterator, record, number, offset)
+    if cut is not None:
+        raise InputError(cut)
+    headers = record.rec_headers
+    return {
+        "offset": offset,
+        "length": iterator.get_record_length(),
+        "type": record.rec_type,
+        "uri": headers.get_header("WARC-Target-URI"),
+        "date": headers.get_header("WARC-Date"),
+        "record_id": headers.get_header("WARC-Record-ID"),
+        "payload_sha256": digest.hexdigest(),
+        "digest_ok": _digest_ok(record),
+        "digest_problems": _digest_problems(record),
+    }
+
+
+def _member_open(iterator: ArchiveIterator) -> bool:
+    """True if the current gzip member's end (deflate end, CRC, size) has not come.
+
+    Asked right after a record was read to its end, when its member must be
+    complete: warcio stops quietly at a member cut short (or corrupt).
+    """
+    decompressor = iterator.reader.decompressor
+    return decompressor is not None and not getattr(decompressor, "eof", True)
+
+
 def _index_records(stream: IO[bytes], name: str) -> list[dict[str, Any]]:
     """The first pass: read every record to its end, checking every digest, and index it.
 
-    `InputError` naming the file if warcio cannot read it to the end.
+    `InputError` naming the file if warcio cannot read it to the end, or if it is
+    cut short: a record ends before its declared length, the last gzip member
+    lacks its end, or a partial record follows the last whole one.
     """
     index: list[dict[str, Any]] = []
-    iterator = ArchiveIterator(stream, arc2warc=True, check_digests=True)
+    reader = _CountingReader(stream)
+    iterator = ArchiveIterator(reader, arc2warc=True, check_digests=True)
+    member_open = False
     try:
-        for record in iterator:
-            digest = hashlib.sha256()
-            payload = record.content_stream()
-            while chunk := payload.read(1 << 20):
-                digest.update(chunk)
-            headers = record.rec_headers
-            checker = getattr(record, "digest_checker", None)
-            index.append(
-                {
-                    "offset": iterator.get_record_offset(),
-                    "length": iterator.get_record_length(),
-                    "type": record.rec_type,
-                    "uri": headers.get_header("WARC-Target-URI"),
-                    "date": headers.get_header("WARC-Date"),
-                    "record_id": headers.get_header("WARC-Record-ID"),
-                    "payload_sha256": digest.hexdigest(),
-                    "digest_ok": _digest_ok(record),
-                    "digest_problems": list(checker.problems) if checker is not None else [],
-                }
+        for number, record in enumerate(iterator, start=1):
+            index.append(_index_entry(iterator, record, number))
+            member_open = _member_open(iterator)
+        if not index:
+            raise InputError("holds no WARC/ARC records")
+        last = index[-1]
+        if member_open:
+            raise InputError(
+                f"truncated: record {len(index)} ({last['type']} at offset "
+                f"{last['offset']}): its gzip member ends early or is corrupt"
             )
-    except (ArchiveLoadFailed, ValueError, OSError, EOFError) as exc:
+        cut = _leftover(reader, last["offset"] + last["length"])
+        if cut is not None:
+            raise InputError(cut)
+    except InputError as exc:
+        raise InputError(f"{name}: {exc}") from None
+    except AttributeError:  # warcio 1.8, on a request/response without WARC-Target-URI
+        raise InputError(
+            f"{name}: truncated or malformed: record {len(index) + 1} has no WARC-Target-URI"
+        ) from None
+    except _UNREADABLE as exc:
         raise InputError(
             f"{name}: not a readable WARC/ARC ({' '.join(str(exc).split())[:200]})"
         ) from None
-    if not index:
-        raise InputError(f"{name}: holds no WARC/ARC records")
     return index
+
+
+def _resources(zf: zipfile.ZipFile, wacz: Path) -> list[dict[str, Any]]:
+    """The ``resources`` that *wacz*'s ``datapackage.json`` lists (`InputError` if malformed)."""
+    try:
+        package = json.loads(zf.read("datapackage.json"))
+    except (ValueError, *_BAD_ZIP) as exc:
+        raise InputError(f"{wacz}: datapackage.json unreadable ({exc})") from None
+    if not isinstance(package, dict):
+        raise InputError(f"{wacz}: datapackage.json is not a JSON object")
+    resources = package.get("resources", [])
+    if not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+        raise InputError(f"{wacz}: datapackage.json 'resources' is not a list of objects")
+    return resources
 
 
 def _open_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, wacz: Path) -> IO[bytes]:
@@ -141,6 +297,9 @@ class _Importer:
         except InputError as exc:
             self.result.refused.append(str(exc))
             return
+        except _BAD_ZIP as exc:  # a damaged, encrypted or oddly compressed member
+            self.result.refused.append(f"{label}: not a readable WACZ ({exc})")
+            return
         (added,) = self.archive.add_paths([path])
         if added.item is None:
             self.result.refused.append(f"{label}: could not be stored ({added.message})")
@@ -159,7 +318,7 @@ class _Importer:
                 for info in members:
                     with _open_member(zf, info, path) as f:
                         self._records(f, f"{label}!{info.filename}", added.item)
-        except (ArchiveLoadFailed, ValueError, OSError, zipfile.BadZipFile) as exc:
+        except (*_UNREADABLE, *_BAD_ZIP, AttributeError) as exc:
             # read whole once already; a failure now means the file changed meanwhile
             self.result.problems.append(f"{label}: reading stopped: {exc}")
 
@@ -168,7 +327,7 @@ class _Importer:
         events = []
         for label, index in indexes.items():
             for entry in index:
-                if entry["digest_ok"] is False:
+                if entry["digest_ok"] is False or entry["digest_problems"]:
                     problems = "; ".join(entry["digest_problems"]) or "digest does not match"
                     self.result.problems.append(
                         f"{label}: {entry['type']} record at offset {entry['offset']} "
@@ -208,11 +367,7 @@ class _Importer:
                 raise InputError(f"{path}: duplicate member names: refused")
             if "datapackage.json" not in names:
                 raise InputError(f"{path}: no datapackage.json: not a WACZ")
-            try:
-                package = json.loads(zf.read("datapackage.json"))
-            except (ValueError, zipfile.BadZipFile) as exc:
-                raise InputError(f"{path}: datapackage.json unreadable ({exc})") from None
-            for resource in package.get("resources", []):
+            for resource in _resources(zf, path):
                 self._check_resource(zf, names, resource, path)
             members = [
                 i for n, i in names.items() if n.startswith("archive/") and n.endswith(_SUFFIXES)
@@ -261,6 +416,8 @@ class _Importer:
             if blob.size == 0 and record.rec_type == "revisit":
                 continue
             event["warc"].update(offset=offset, length=length, digest_ok=_digest_ok(record))
+            if problems := _digest_problems(record):
+                event["warc"]["digest_problems"] = problems
             event.update(
                 sha256=blob.sha256,
                 size=blob.size,

@@ -2,11 +2,18 @@
 
 The archive's ``data/`` folder holds JavaScript files, each ``window.YTD.<name>.partN
 = `` followed by a JSON array of wrapped objects (``{"tweet": {...}}``,
-``{"account": {...}}``): ``tweets.js`` (and ``tweets-part1.js``, …),
-``deleted-tweets.js``, ``account.js``, ``manifest.js``. Media the archive includes
-are in ``tweets_media/`` and ``deleted_tweets_media/``, named
-``<tweet id>-<media file name>``; a retweet carries the original's media under the
-retweet's own id.
+``{"account": {...}}``): ``tweets.js`` (and ``tweets-part1.js``, …; archives made
+before about 2019 name it ``tweet.js``), ``deleted-tweets.js``, ``account.js``,
+``manifest.js``. Media the archive includes are in ``tweets_media/`` (older:
+``tweet_media/``) and ``deleted_tweets_media/``, named ``<tweet id>-<media file
+name>``; a retweet carries the original's media under the retweet's own id.
+
+A tweet whose fields have the wrong types is skipped and named in ``problems``
+(file and tweet id); an archive that yields no tweets at all is a problem too.
+
+``note-tweet.js`` (the full text of posts longer than 280 characters) is not
+read: its entries carry a ``noteTweetId``, not the id of the tweet they belong
+to, and no archive at hand shows how the two are linked.
 """
 
 from __future__ import annotations
@@ -24,7 +31,8 @@ from vigil.errors import InputError
 
 __all__ = ["XArchiveImporter", "read_ytd"]
 
-_TWEET_FILES = re.compile(r"(deleted-)?tweets(-part\d+)?\.js")
+_TWEET_FILES = re.compile(r"(deleted-)?tweets?(-part\d+)?\.js")
+_MEDIA_DIRS = {False: ("tweets_media", "tweet_media"), True: ("deleted_tweets_media",)}
 
 
 def read_ytd(path: Path) -> Any:
@@ -34,6 +42,24 @@ def read_ytd(path: Path) -> Any:
         return json.loads(text[text.index("=") + 1 :])
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"{path}: not an X archive data file ({exc})") from None
+
+
+def _object(value: Any, what: str) -> dict[str, Any]:
+    """*value* as an object (missing or empty: {}); `ValueError` naming *what* otherwise."""
+    if not value:
+        return {}
+    if not isinstance(value, dict):
+        raise ValueError(f"{what} is a {type(value).__name__}, not an object")
+    return value
+
+
+def _objects(value: Any, what: str) -> list[dict[str, Any]]:
+    """*value* as a list of objects (missing: []); `ValueError` naming *what* otherwise."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
+        raise ValueError(f"{what} is not a list of objects")
+    return value
 
 
 def _posted(created_at: str) -> str | None:
@@ -50,7 +76,11 @@ class XArchiveImporter:
     def __init__(self, path: Path) -> None:
         self.data = path / "data" if (path / "data").is_dir() else path
         if not (self.data / "account.js").is_file() and not list(self._tweet_files()):
-            raise InputError(f"{path}: no X archive here (no data/tweets.js or data/account.js)")
+            raise InputError(
+                f"{path}: no X archive here (no data/tweets.js, data/tweet.js or data/account.js)"
+            )
+        self.problems: list[str] = []
+        self._media: dict[bool, dict[str, Path]] = {}
 
     def _tweet_files(self) -> Iterator[Path]:
         for path in sorted(self.data.glob("*.js")):
@@ -70,11 +100,25 @@ class XArchiveImporter:
             return account if isinstance(account, dict) else {}
         return {}
 
+    def _media_files(self, deleted: bool) -> dict[str, Path]:
+        """The media files of (deleted) tweets by name, listed once for all tweets."""
+        if deleted not in self._media:
+            folders = [self.data / name for name in _MEDIA_DIRS[deleted]]
+            try:
+                self._media[deleted] = {
+                    p.name: p for folder in folders if folder.is_dir() for p in folder.iterdir()
+                }
+            except OSError as exc:
+                raise InputError(
+                    f"{exc.filename}: media folder unreadable ({exc.strerror})"
+                ) from None
+        return self._media[deleted]
+
     def posts(self) -> Iterator[Post]:
         account = self._account()
+        found = 0
         for path in self._tweet_files():
             deleted = path.name.startswith("deleted-")
-            media_dir = self.data / ("deleted_tweets_media" if deleted else "tweets_media")
             entries = read_ytd(path)
             if not isinstance(entries, list):
                 raise InputError(f"{path}: expected a list of tweets")
@@ -82,17 +126,25 @@ class XArchiveImporter:
                 tweet = entry.get("tweet") if isinstance(entry, dict) else None
                 if not isinstance(tweet, dict) or "id_str" not in tweet:
                     raise InputError(f"{path}: entry {number} is not a tweet")
-                yield self._post(path, tweet, account, deleted, media_dir)
+                try:
+                    post = self._post(path, tweet, account, deleted)
+                except ValueError as exc:
+                    self.problems.append(f"{path}: tweet {tweet['id_str']!r:.40}: {exc}: skipped")
+                    continue
+                found += 1
+                yield post
+        if not found:
+            self.problems.append(
+                f"{self.data}: no tweets found (data/tweets.js or data/tweet.js missing or empty)"
+            )
 
     def _post(
-        self,
-        path: Path,
-        tweet: dict[str, Any],
-        account: dict[str, Any],
-        deleted: bool,
-        media_dir: Path,
+        self, path: Path, tweet: dict[str, Any], account: dict[str, Any], deleted: bool
     ) -> Post:
-        entities = tweet.get("entities", {}) or {}
+        """The post of *tweet*; `ValueError` saying what is malformed."""
+        if not isinstance(tweet["id_str"], str) or not tweet["id_str"]:
+            raise ValueError("id_str is not a string")
+        entities = _object(tweet.get("entities"), "entities")
         text = str(tweet.get("full_text", ""))
         claimed: dict[str, Any] = {
             "author_id": account.get("accountId"),
@@ -105,10 +157,17 @@ class XArchiveImporter:
             "reply_to_handle": tweet.get("in_reply_to_screen_name"),
             "repost": text.startswith("RT @") or None,
             "links": [
-                u.get("expanded_url") for u in entities.get("urls", []) if u.get("expanded_url")
+                u.get("expanded_url")
+                for u in _objects(entities.get("urls"), "entities.urls")
+                if u.get("expanded_url")
             ],
-            "hashtags": [h.get("text") for h in entities.get("hashtags", [])],
-            "mentions": [m.get("screen_name") for m in entities.get("user_mentions", [])],
+            "hashtags": [
+                h.get("text") for h in _objects(entities.get("hashtags"), "entities.hashtags")
+            ],
+            "mentions": [
+                m.get("screen_name")
+                for m in _objects(entities.get("user_mentions"), "entities.user_mentions")
+            ],
             "engagement": {
                 "likes": tweet.get("favorite_count"),
                 "reposts": tweet.get("retweet_count"),
@@ -125,17 +184,29 @@ class XArchiveImporter:
             original=tweet,
             claimed={k: v for k, v in claimed.items() if v not in (None, "", [])},
         )
-        media = (tweet.get("extended_entities") or entities).get("media", [])
-        present = sorted(media_dir.glob(f"{tweet['id_str']}-*")) if media_dir.is_dir() else []
-        for medium in media:
+        self._link_media(post, tweet, entities, deleted)
+        return post
+
+    def _link_media(
+        self, post: Post, tweet: dict[str, Any], entities: dict[str, Any], deleted: bool
+    ) -> None:
+        """Each medium the tweet lists, linked to ``<id>-<file name>`` if the archive has it."""
+        extended = _object(tweet.get("extended_entities"), "extended_entities")
+        what = "extended_entities.media" if extended else "entities.media"
+        files = self._media_files(deleted)
+        for medium in _objects((extended or entities).get("media"), what):
             name = Path(urlsplit(str(medium.get("media_url_https", ""))).path).name
-            variants = (medium.get("video_info") or {}).get("variants", [])
+            video = _object(medium.get("video_info"), "video_info")
+            variants = _objects(video.get("variants"), "video_info.variants")
             names = [name] + [Path(urlsplit(str(v.get("url", ""))).path).name for v in variants]
             found = next(
-                (p for p in present for n in names if n and p.name == f"{tweet['id_str']}-{n}"),
+                (
+                    files[f"{post.post_id}-{n}"]
+                    for n in names
+                    if n and f"{post.post_id}-{n}" in files
+                ),
                 None,
             )
             role = str(medium.get("type", "media"))
             why = "" if found else "not in the archive (X includes only some media)"
             post.media.append((role, found, why))
-        return post

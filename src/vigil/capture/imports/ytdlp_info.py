@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -31,6 +32,7 @@ class YtDlpInfoImporter:
         if not self.infos or not all(p.is_file() for p in self.infos):
             raise InputError(f"{path}: no yt-dlp .info.json file here")
         self._media: list[Path] = []
+        self.problems: list[str] = []
 
     def files(self) -> list[Path]:
         return [*self.infos, *self._media]
@@ -51,7 +53,8 @@ class YtDlpInfoImporter:
                 original=info,
                 claimed=claims,
             )
-            stem = path.name.removesuffix(".info.json")
+            # yt-dlp names files "Title [id].ext": escaped, "[id]" is not a character class
+            stem = glob.escape(path.name.removesuffix(".info.json"))
             beside = sorted(
                 p for p in path.parent.glob(f"{stem}.*")
                 if p != path and p.name.lower().endswith(_MEDIA_SUFFIXES)
