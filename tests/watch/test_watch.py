@@ -410,3 +410,32 @@ def test_a_watched_page_that_goes_away_is_marked_gone_once(archive: Archive, sit
     assert [e.type for e in events] == ["item.added", "item.gone"]  # once, not per poll
     assert events[1].data["http_status"] == 410 and events[1].data["url"] == f"{site}/changing"
     assert verify_archive(archive.root).ok
+
+
+def test_feed_entries_a_platform_claims_go_through_yt_dlp(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A channel's RSS feed lists video pages: as `vigil capture` does, those a platform
+    extractor claims are captured through yt-dlp (here the extractor's verdict is faked
+    for one local URL, the capture is real); what yt-dlp cannot take, as a web page."""
+    from vigil.watch import poll
+
+    claimed = {f"{site}/page.html", f"{site}/latin1.html"}  # the second has no video
+    monkeypatch.setattr(poll, "platform_extractor", lambda url: "Fake" if url in claimed else None)
+    DYNAMIC["entries"] = ["/page.html", "/latin1.html", "/etag.html"]
+    watcher = Watcher(archive, [Source("feed", f"{site}/entries.xml", "feed", 600)], host_gap=0)
+    watcher.run(threading.Event(), once=True)
+    kinds = {url: sorted({i.kind for i in archive.items() if i.url == url})
+             for url in (f"{site}/page.html", f"{site}/latin1.html", f"{site}/etag.html")}  # fmt: skip
+    assert "post" in kinds[f"{site}/page.html"]  # through yt-dlp, with its video
+    assert "post" not in kinds[f"{site}/latin1.html"] and "page" in kinds[f"{site}/latin1.html"]
+    assert "post" not in kinds[f"{site}/etag.html"]
+    (status,) = watcher.status()
+    assert status.failures == 0
+    # every entry counts as captured: another poll of the changed feed adds nothing for them
+    count = len(archive.items())
+    DYNAMIC["entries"] = ["/page.html", "/latin1.html", "/etag.html", "/gzip.html"]
+    _due_later(watcher, 1200)
+    watcher.run(threading.Event(), once=True)
+    new = {i.url for i in archive.items()[count:]}
+    assert f"{site}/page.html" not in new and f"{site}/latin1.html" not in new

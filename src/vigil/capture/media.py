@@ -175,14 +175,16 @@ def _entry_of(path: Path, entries: list[dict[str, Any]]) -> dict[str, Any] | Non
     return max(owners, key=lambda e: len(str(e.get("id"))), default=None)
 
 
-def capture_post_or_page(platform: PlatformCapturer, web: WebCapturer, url: str) -> CaptureResult:
+def capture_post_or_page(
+    platform: PlatformCapturer, web: WebCapturer, url: str, *, checkpoint: bool = False
+) -> CaptureResult:
     """*url* through yt-dlp, or, when yt-dlp gets nothing, as a web page saying why;
     `CaptureError` only if neither could capture anything."""
     try:
-        return platform.capture(url, checkpoint=False)
+        return platform.capture(url, checkpoint=checkpoint)
     except CaptureError as exc:
         try:
-            result = web.capture(url, checkpoint=False)
+            result = web.capture(url, checkpoint=checkpoint)
         except CaptureError as also:
             raise CaptureError(f"{exc}; as a web page: {also}") from None
         result.problems.insert(0, f"{exc}: captured as a web page instead")

@@ -35,7 +35,7 @@ import yt_dlp
 from yt_dlp.utils import DownloadError
 
 from vigil.capture.fetch import FetchOptions, polite_session
-from vigil.capture.media import PlatformCapturer
+from vigil.capture.media import PlatformCapturer, capture_post_or_page, platform_extractor
 from vigil.capture.web import WebCapturer
 from vigil.errors import CaptureError, VigilError
 from vigil.watch.entries import MAX_ATTEMPTS, EntryRetries, captured_urls, last_feed
@@ -146,7 +146,17 @@ class Poller:
     def _capture(
         self, url: str, capturer: WebCapturer | PlatformCapturer | None = None
     ) -> list[str]:
-        return [i.id for i in (capturer or self.web).capture(url).items]
+        """Capture *url*: an entry or a page that a platform extractor claims (a video
+        in a channel's RSS feed) goes through yt-dlp, as with `vigil capture`, and
+        what yt-dlp cannot take is captured as a web page."""
+        capturer = capturer or self.web
+        if capturer is self.platform or (
+            capturer is self.web and platform_extractor(url) is not None
+        ):
+            result = capture_post_or_page(self.platform, self.web, url, checkpoint=True)
+        else:
+            result = capturer.capture(url)
+        return [i.id for i in result.items]
 
     def _feed(self, source: Source, state: PollState) -> PollOutcome:
         body, new_state = self._changed(source, state)
