@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import html
 import io
 import json
 import re
@@ -15,6 +16,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
 from warcio.statusandheaders import StatusAndHeaders
 from warcio.warcwriter import WARCWriter
@@ -22,7 +24,8 @@ from warcio.warcwriter import WARCWriter
 from tests.conftest import db_url, run_vigil
 from tests.export.photos import FACES, pixels_of, sharpness
 from vigil.archive import Archive
-from vigil.export.datauris import embeds_data_uris, scrub
+from vigil.errors import InputError
+from vigil.export.datauris import embeds_media, scrub
 from vigil.export.package import export_package
 from vigil.export.public import redaction_of
 from vigil.export.verify import verify_package
@@ -61,8 +64,8 @@ def images_in(text: bytes) -> list[bytes]:
 def test_every_embedded_photo_is_redacted_and_the_rest_removed(tagged_photo: Path) -> None:
     original = tagged_photo.read_bytes()
     page = page_with(original)
-    assert embeds_data_uris(page)
-    assert not embeds_data_uris(b"<p>metadata: none. Data: 5, data:, data:text/plain,</p>")
+    assert embeds_media(page)
+    assert not embeds_media(b"<p>metadata: none. Data: 5, data:, data:text/plain,</p>")
     out, found = scrub(page)
     actions = [(f["declared"], f["action"]) for f in found]
     assert actions == [
@@ -75,7 +78,6 @@ def test_every_embedded_photo_is_redacted_and_the_rest_removed(tagged_photo: Pat
         ("image/png", "removed"),
     ]
     assert all(f["faces"] >= 2 for f in found if f["action"] == "redacted")
-    assert b"Witness Name" not in out and b"PhoneMaker" not in out
     for b64 in (base64.b64encode(original), urllib.parse.quote_from_bytes(original).encode()):
         assert b64[1000:1100] not in out  # nothing of the original photo's bytes is left
     for text in (b"metadata: none. Data: 82 civilians.", b"data:text/plain,if%20we%20all%20die",
@@ -90,9 +92,77 @@ def test_every_embedded_photo_is_redacted_and_the_rest_removed(tagged_photo: Pat
     assert len(photos) == 5  # wrapped, JSON, mislabelled, and one in each SVG
     before = pixels_of(original)
     for photo in photos:
+        assert_clean(photo)
         after = pixels_of(photo)
         for face in FACES:
             assert sharpness(after, face) < 0.1 * sharpness(before, face)
+
+
+def assert_clean(photo: bytes) -> None:
+    """A redacted copy: no EXIF (GPS, owner, camera), no XMP, nothing of the witness."""
+    with Image.open(io.BytesIO(photo)) as image:
+        assert not image.getexif() and "xmp" not in image.info
+    for secret in (b"Witness Name", b"PhoneMaker", b"xmpmeta"):
+        assert secret not in photo
+
+
+def _escape_json_plus(b64: bytes) -> bytes:
+    return b64.replace(b"+", b"\\u002B")
+
+
+ENCODINGS = {  # how pages, scripts and styles write a data: URI in the wild
+    "upper case": lambda b: b'<img src="DATA:IMAGE/JPEG;BASE64,%s">' % b,
+    "space before base64": lambda b: b'<img src="data:image/jpeg; base64,%s">' % b,
+    "space in the base64": lambda b: b'<img src="data:image/jpeg;base64,%s %s">' % (b[:400], b[400:]),
+    "css url with quotes": lambda b: b"<p style='background:url( \"data:image/jpeg;base64,%s\" )'>" % b,
+    "css unquoted": lambda b: b"<style>p{background:url(data:image/jpeg;base64,%s)}</style>" % b,
+    "css line continuation": lambda b: b'<style>p{background:url("data:image/jpeg;base64,%s\\\n%s")}'
+    b"</style>" % (b[:100], b[100:]),
+    "html entity colon": lambda b: b'<img src="data&#x3a;image/jpeg;base64,%s">' % b,
+    "html named colon": lambda b: b'<img src="data&colon;image/jpeg;base64,%s">' % b,
+    "html entity in type": lambda b: b'<img src="data:image&#x2f;jpeg;base64,%s">' % b,
+    "html entity plus": lambda b: b'<img src="data:image/jpeg;base64,%s">' % b.replace(b"+", b"&plus;"),
+    "json unicode slash": lambda b: b'{"p":"data:image\\u002Fjpeg;base64,%s"}' % b.replace(b"/", b"\\u002F"),
+    "json unicode plus": lambda b: b'{"p":"data:image/jpeg;base64,%s"}' % _escape_json_plus(b),
+    "json unicode colon": lambda b: b'{"p":"data\\u003aimage/jpeg;base64,%s"}' % b,
+    "json in json": lambda b: b'{"state":"{\\"p\\":\\"data:image\\\\\\/jpeg;base64,%s\\"}"}'
+    % b.replace(b"/", b"\\\\\\/"),
+    "quoted parameter": lambda b: b"<img src='data:image/jpeg;name=\"a b.jpg\";base64,%s'>" % b,
+    "srcset": lambda b: b'<img srcset="data:image/jpeg;base64,%s 1x, data:image/jpeg;base64,%s 2x">'
+    % (b, b),
+    "percent-encoded in a query": lambda b: b'<a href="/go?u=data%%3Aimage%%2Fjpeg%%3Bbase64%%2C%s">'
+    % urllib.parse.quote_from_bytes(b, safe="").encode(),
+    "bare base64 in json": lambda b: b'{"thumb":"%s"}' % b,
+    "base64 of base64": lambda b: b'<a href="data:text/plain;base64,%s">' % base64.b64encode(b),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", list(ENCODINGS))
+def test_however_a_photo_is_written_it_is_redacted_or_the_text_refused(
+    tagged_photo: Path, name: str
+) -> None:
+    """Fail closed: each embedding is found and redacted, or `scrub` refuses the text
+    (a public package then leaves it out); the photo's own bytes never come out."""
+    original = tagged_photo.read_bytes()
+    page = ENCODINGS[name](base64.b64encode(original))
+    assert embeds_media(page)
+    try:
+        out, found = scrub(page)
+    except InputError as exc:
+        assert "cannot be made public" in str(exc)
+        return
+    assert found and all(f["action"] == "redacted" for f in found), found
+    for photo in images_in(_view_of(out)):
+        assert_clean(photo)
+    probe = base64.b64encode(original)[3000:3040]
+    assert probe not in out and probe not in _view_of(out)
+
+
+def _view_of(text: bytes) -> bytes:
+    """*text* with JSON/HTML/CSS escapes undone (as the browser sees its URIs)."""
+    return urllib.parse.unquote(
+        html.unescape(text.decode()).replace("\\\\", "").replace("\\", "")
+    ).encode()
 
 
 def page_warc(path: Path, page: bytes) -> None:
@@ -167,18 +237,40 @@ def test_a_public_package_holds_a_page_with_its_photos_redacted(
 
 
 @pytest.mark.parametrize("given", [["--box", "1,2,3,4"], ["--no-detect"]])
-def test_redacting_a_page_takes_no_boxes(
+def test_redacting_a_page_takes_no_boxes_and_always_detects(
     archive: Archive, tmp_path: Path, tagged_photo: Path, given: list[str]
 ) -> None:
     (tmp_path / "post.html").write_bytes(page_with(tagged_photo.read_bytes()))
     [added] = archive.add_paths([tmp_path / "post.html"])
-    row = added.item
-    assert row is not None
-    done = run_vigil("redact", row.id, *given, "--json", archive_path=archive.root,
+    assert added.item is not None
+    done = run_vigil("redact", added.item.id, *given, archive_path=archive.root,
                      database_url=db_url(archive))  # fmt: skip
-    if given[0] == "--box":
-        assert done.returncode != 0 and "boxes need an image or a video" in done.stderr
-    else:  # without detection the photos are still re-encoded without their metadata
-        assert done.returncode == 0, done.stderr
-        made = json.loads(done.stdout)
-        assert b"Witness Name" not in archive.blobs.path(made["sha256"]).read_bytes()
+    assert done.returncode != 0
+    assert ("boxes need an image or a video" if given[0] == "--box" else "--box") in done.stderr
+    assert redaction_of(archive, added.item.id) is None
+
+
+def test_a_warc_text_that_cannot_be_made_safe_is_left_out(
+    tmp_path: Path, tagged_photo: Path
+) -> None:
+    """A JSON response carrying a photo as bare base64 (no data: URI to rewrite): that
+    record is left out of the public WARC, saying why; the rest is kept."""
+    body = b'{"thumb":"%s"}' % base64.b64encode(tagged_photo.read_bytes())
+    src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
+    with src.open("wb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        for uri, content_type, payload in (
+            ("https://example.org/api", "application/json", body),
+            ("https://example.org/", "text/html", b"<p>hi</p>"),
+        ):
+            headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
+                                       protocol="HTTP/1.1")  # fmt: skip
+            writer.write_record(writer.create_warc_record(
+                uri, "response", payload=io.BytesIO(payload), length=len(payload),
+                http_headers=headers))  # fmt: skip
+    done = redact_warc(src, dst)
+    [left] = done["left_out"]
+    assert left["uri"] == "https://example.org/api" and "outside any data: URI" in left["why"]
+    with dst.open("rb") as f:
+        uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)]
+    assert uris == [None, "https://example.org/"]  # (the warcinfo, then the page)

@@ -367,3 +367,26 @@ def test_a_photo_cut_short_in_its_gzip_is_never_copied(tmp_path: Path, tagged_ph
     judged = [r["uri"] for r in done["redacted"]] + [r["uri"] for r in done["left_out"]]
     assert judged == ["https://example.org/p.jpg"]
     assert b"Witness Name" not in gzip.decompress(dst.read_bytes())
+
+
+def test_a_warc_gzipped_as_a_whole_is_refused_not_half_copied(
+    tmp_path: Path, tagged_photo: Path
+) -> None:
+    """warcio cannot place records in one gzip stream: no public copy is made of it (a
+    public package leaves it out, saying why), rather than a crash or a wrong copy."""
+    plain = io.BytesIO()
+    writer = WARCWriter(plain, gzip=False, warc_version="1.1")
+    body = tagged_photo.read_bytes()
+    for uri, content_type, payload in (
+        ("https://example.org/", "text/html", b"<p>hi</p>"),
+        ("https://example.org/p.jpg", "image/jpeg", body),
+    ):
+        headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
+                                   protocol="HTTP/1.1")  # fmt: skip
+        writer.write_record(writer.create_warc_record(
+            uri, "response", payload=io.BytesIO(payload), length=len(payload),
+            http_headers=headers))  # fmt: skip
+    src = tmp_path / "whole.warc.gz"
+    src.write_bytes(gzip.compress(plain.getvalue()))
+    with pytest.raises(InputError, match="gzipped as a whole"):
+        redact_warc(src, tmp_path / "public.warc.gz")

@@ -67,7 +67,8 @@ class PlatformCapturer:
             "writethumbnail": True,
             "writesubtitles": True,
             "subtitleslangs": ["all"],
-            "playlist_items": f"1:{self.max_entries}",
+            "noplaylist": True,  # a video URL that names its playlist too: the video
+            "playlist_items": f"1:{self.max_entries}",  # a post of several media: each
             "quiet": True,
             "no_warnings": True,
             "noprogress": True,

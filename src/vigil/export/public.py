@@ -66,10 +66,10 @@ def is_warc(archive: Archive, row: ItemRow) -> bool:
 
 def _embeds_media(archive: Archive, row: ItemRow) -> bool:
     """Whether a text item holds ``data:`` URIs (read whole: texts are small enough)."""
-    from vigil.export.datauris import embeds_data_uris
+    from vigil.export.datauris import embeds_media
 
     with archive.blobs.open(row.sha256) as f:
-        return embeds_data_uris(f.read())
+        return embeds_media(f.read())
 
 
 def redaction_of(archive: Archive, item_id: str) -> ItemRow | None:
@@ -113,7 +113,7 @@ def redact_item(
     if warc and given:
         raise InputError(f"{row.id}: a WARC's images are redacted by detection; boxes need an "
                          "image or a video (redact the captured media item)")  # fmt: skip
-    if not detect and not given and not (warc or text):
+    if not detect and not given:  # (a WARC's or a text's images would keep their faces)
         raise InputError(f"{row.id}: --no-detect needs at least one --box (else nothing is "
                          "blurred)")  # fmt: skip
     earlier = redaction_of(archive, row.id)

@@ -38,7 +38,7 @@ from warcio.warcwriter import WARCWriter
 from vigil import __version__
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
-from vigil.export.datauris import embeds_data_uris, scrub
+from vigil.export.datauris import embeds_media, scrub
 from vigil.export.public import TEXTS
 from vigil.redact import redact_file
 from vigil.sniff import sniff_media_type
@@ -49,8 +49,13 @@ MEDIA = ("image/", "video/")  # redacted; texts are copied; any other payload is
 PAYLOADS = ("response", "resource")
 KEPT = ("revisit",)  # no payload: copied; requests, metadata, warcinfo and the rest: left out
 _KEEP_HTTP = {"date"}  # a redacted response keeps its status, date, and says its type/length
+# WARC headers a rebuilt record drops: its digests and length change, and what it was
+# concurrent to, cut from or segmented with is no longer what it holds
 _DROP_WARC = {"warc-record-id", "warc-block-digest", "warc-payload-digest", "content-length",
-              "content-type", "warc-type", "warc-target-uri"}  # fmt: skip
+              "content-type", "warc-type", "warc-target-uri", "warc-truncated",
+              "warc-concurrent-to", "warc-warcinfo-id", "warc-segment-number",
+              "warc-segment-origin-id", "warc-segment-total-length",
+              "warc-identified-payload-type"}  # fmt: skip
 _TEXTS_SNIFFED = ("text/", "application/json", "application/xml", "application/javascript",
                   "application/x-empty", "image/svg+xml")  # fmt: skip
 
@@ -74,12 +79,13 @@ def _decision(declared: str, sniffed: str) -> str:
 
 
 def _rebuilt(
-    writer: WARCWriter, record: Any, body: BinaryIO, length: int, content_type: str
-) -> bytes:
-    """A new record (gzip member) in place of *record*, holding *body* (decoded, *length*
-    bytes) of *content_type*: of its HTTP headers only the status and date are kept; its WARC
-    headers keep the URI, date and IP, the digests are new, and the original's id is in
-    ``WARC-Vigil-Redacted-From``."""
+    writer: WARCWriter, record: Any, body: BinaryIO, length: int, content_type: str,
+    out: BinaryIO,
+) -> None:  # fmt: skip
+    """Write to *out* a new record (gzip member) in place of *record*, holding *body*
+    (decoded, *length* bytes) of *content_type*: of its HTTP headers only the status
+    and date are kept; its WARC headers keep the URI, date and IP, the digests are new,
+    and the original's id is in ``WARC-Vigil-Redacted-From``."""
     warc_fields = {k: v for k, v in record.rec_headers.headers if k.lower() not in _DROP_WARC}
     warc_fields["WARC-Vigil-Redacted-From"] = record.rec_headers.get_header("WARC-Record-ID")
     uri = record.rec_headers.get_header("WARC-Target-URI")
@@ -97,35 +103,33 @@ def _rebuilt(
             uri, "response", payload=body, length=length,
             warc_headers_dict=warc_fields, http_headers=http_headers,
         )  # fmt: skip
-    out = io.BytesIO()
     WARCWriter(out, gzip=True, warc_version="1.1").write_record(new)
-    return out.getvalue()
 
 
 def _redacted_record(
     writer: WARCWriter, record: Any, payload: Path, media_type: str, scratch: Path,
-    detect: bool,
-) -> tuple[bytes, dict[str, Any]]:  # fmt: skip
-    """The new record (gzip member) for one image or video response, and what was found."""
+    detect: bool, out: BinaryIO,
+) -> dict[str, Any]:  # fmt: skip
+    """Write the new record for one image or video response; what was found."""
     dst = scratch / "redacted"
     done = redact_file(payload, dst, media_type, [], detect=detect)
     with dst.open("rb") as body:
-        piece = _rebuilt(writer, record, body, dst.stat().st_size, done["media_type"])
+        _rebuilt(writer, record, body, dst.stat().st_size, done["media_type"], out)
     faces = len(done.get("faces", [])) + done.get("frames_with_faces", 0)
     uri = record.rec_headers.get_header("WARC-Target-URI")
-    return piece, {"uri": uri, "media_type": media_type, "faces": faces}
+    return {"uri": uri, "media_type": media_type, "faces": faces}
 
 
 def _scrubbed_record(
-    writer: WARCWriter, record: Any, payload: bytes, detect: bool
-) -> tuple[bytes, dict[str, Any]]:
-    """The new record for a text that embeds ``data:`` URIs, and what was done to them."""
+    writer: WARCWriter, record: Any, payload: bytes, detect: bool, out: BinaryIO
+) -> dict[str, Any]:
+    """Write the new record for a text that embeds media; what was done to it.
+    `InputError` if its media cannot all be rewritten (`vigil.export.datauris`)."""
     text, found = scrub(payload, detect=detect)
     headers = record.http_headers if record.http_headers is not None else record.rec_headers
     content_type = headers.get_header("Content-Type") or "text/plain"  # (its charset kept)
-    uri = record.rec_headers.get_header("WARC-Target-URI")
-    piece = _rebuilt(writer, record, io.BytesIO(text), len(text), content_type)
-    return piece, {"uri": uri, "data_uris": found}
+    _rebuilt(writer, record, io.BytesIO(text), len(text), content_type, out)
+    return {"uri": record.rec_headers.get_header("WARC-Target-URI"), "data_uris": found}
 
 
 def _warcinfo(writer: WARCWriter, name: str) -> bytes:
@@ -160,15 +164,16 @@ def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
         records = ArchiveIterator(stream, check_digests=False)
         try:
             for record in records:  # (offsets are only known once a record is read)
-                piece = _public_record(writer, record, Path(tmp), detect, result)
+                copy = _public_record(writer, record, Path(tmp), detect, result, out)
                 records.read_to_end(record)
-                if piece == b"":
+                if not copy:
                     continue
-                if piece is not None:
-                    out.write(piece)
-                    continue
-                members.seek(records.get_record_offset())
-                member = members.read(records.get_record_length())
+                offset, length = records.get_record_offset(), records.get_record_length()
+                if offset < 0 or length < 1:  # (warcio cannot place records in one gzip stream)
+                    raise InputError(f"{src.name}: its records cannot be located (gzipped as "
+                                     "a whole, not record by record)")  # fmt: skip
+                members.seek(offset)
+                member = members.read(length)
                 out.write(member if gzipped else gzip.compress(member, mtime=0))
         except ArchiveLoadFailed as exc:
             raise InputError(f"{src.name}: not a readable WARC ({exc})") from None
@@ -176,16 +181,17 @@ def redact_warc(src: Path, dst: Path, *, detect: bool = True) -> dict[str, Any]:
 
 
 def _public_record(
-    writer: WARCWriter, record: Any, scratch: Path, detect: bool, result: dict[str, Any]
-) -> bytes | None:
-    """What the public copy holds for *record*: a new record (gzip member), None to
-    copy it as it is, or b"" for nothing (what and why go into *result*)."""
+    writer: WARCWriter, record: Any, scratch: Path, detect: bool, result: dict[str, Any],
+    out: BinaryIO,
+) -> bool:  # fmt: skip
+    """Write to *out* what the public copy holds for *record* (a new record, or nothing;
+    what and why go into *result*); True if the record is to be copied as it is."""
     if record.rec_type not in PAYLOADS + KEPT:
         dropped = result["records_dropped"]
         dropped[record.rec_type] = dropped.get(record.rec_type, 0) + 1
-        return b""
+        return False
     if record.rec_type in KEPT:
-        return None
+        return True
     uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
     body = record.content_stream()  # (decoded: warcio reads an undecodable body as sent)
     head = _read_up_to(body, HEAD_SIZE)
@@ -196,26 +202,24 @@ def _public_record(
     if action == "leave":  # a PDF, an archive, audio, untyped: cannot be cleaned
         what = sniffed or _declared(record) or "?"
         result["left_out"].append({"uri": uri, "why": f"no public copy of {what}"})
-        return b""
-    if action == "copy":
-        text = head + body.read()
-        if not embeds_data_uris(text):
-            return None
-        piece, note = _scrubbed_record(writer, record, text, detect)
-        result["scrubbed"].append(note)
-        return piece
-    payload = scratch / "payload"
-    with payload.open("wb") as f:
-        f.write(head)
-        shutil.copyfileobj(body, f, 1 << 20)
-    kind = sniffed if sniffed.startswith(MEDIA) else _declared(record)
+        return False
     try:
-        piece, note = _redacted_record(writer, record, payload, kind, scratch, detect)
-    except InputError as exc:
+        if action == "copy":
+            text = head + body.read()
+            if not embeds_media(text):
+                return True
+            result["scrubbed"].append(_scrubbed_record(writer, record, text, detect, out))
+            return False
+        payload = scratch / "payload"
+        with payload.open("wb") as f:
+            f.write(head)
+            shutil.copyfileobj(body, f, 1 << 20)
+        kind = sniffed if sniffed.startswith(MEDIA) else _declared(record)
+        result["redacted"].append(_redacted_record(writer, record, payload, kind, scratch,
+                                                   detect, out))  # fmt: skip
+    except InputError as exc:  # this record cannot be made public: it is left out
         result["left_out"].append({"uri": uri, "why": str(exc)})
-        return b""
-    result["redacted"].append(note)
-    return piece
+    return False
 
 
 def _read_up_to(stream: Any, size: int) -> bytes:
