@@ -556,3 +556,18 @@ def test_an_unexpected_error_fails_its_url_alone(
     assert not list(archive.blobs.tmp.iterdir())
     archive.checkpoint()
     assert verify_archive(archive.root).ok
+
+
+def test_a_screenshot_that_fails_by_a_bug_costs_only_the_screenshot(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.capture import web
+
+    def broken(url: str, **_: Any) -> Any:
+        raise json.JSONDecodeError("Chromium said nonsense", "", 0)
+
+    monkeypatch.setattr(web, "take_screenshot", broken)
+    result = WebCapturer(archive, media=False).capture(f"{site}/page.html")
+    assert [i.kind for i in result.items] == ["warc", "page", "text"]
+    assert any(p.startswith("no screenshot: JSONDecodeError") for p in result.problems)
+    assert verify_archive(archive.root).ok

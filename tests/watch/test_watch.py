@@ -61,6 +61,9 @@ def test_intervals_and_source_list(tmp_path: Path) -> None:
     assert (a.id, b.id) == ("example-org", "example-org-2")
     with pytest.raises(InputError, match="watched already"):
         sources.add("https://example.org/page")
+    for bad in ("http://[::1/x", "http://example.org:99999/", "http:///nohost"):
+        with pytest.raises(InputError, match=r"not a valid URL|not an http"):
+            sources.add(bad, "page", 300)
     with pytest.raises(InputError, match="not an http"):
         sources.add("ftp://example.org/x")
     sources.save()

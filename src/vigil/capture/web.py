@@ -435,6 +435,10 @@ class WebCapturer:
         except CaptureError as exc:
             result.problems.append(str(exc))
             return []
+        except Exception as exc:  # a bug or Chromium talking nonsense: the capture stands
+            logger.exception("screenshot of %s failed", page.final_url)
+            result.problems.append(f"no screenshot: {type(exc).__name__}: {exc}")
+            return []
         blob = self.archive.blobs.put(io.BytesIO(shot.png))
         return [
             {

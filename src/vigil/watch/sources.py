@@ -63,9 +63,20 @@ class Source:
         }
 
 
+def _check_url(name: str, url: str) -> str:
+    """*url*'s host; `InputError` naming *name* if it is not an http(s) URL."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port out of range)
+    except ValueError as exc:
+        raise InputError(f"{name}: {url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{name}: {url!r} is not an http(s) URL")
+    return parts.hostname
+
+
 def _check(source: Source) -> Source:
-    if urlsplit(source.url).scheme not in ("http", "https"):
-        raise InputError(f"source {source.id!r}: {source.url!r} is not an http(s) URL")
+    _check_url(f"source {source.id!r}", source.url)
     if source.kind not in KINDS:
         raise InputError(
             f"source {source.id!r}: kind {source.kind!r} is not one of {', '.join(KINDS)}"
@@ -112,9 +123,8 @@ class SourceList:
         self, url: str, kind: str = "page", every: int = 300, source_id: str | None = None
     ) -> Source:
         if source_id is None:
-            base = re.sub(r"[^a-z0-9]+", "-", (urlsplit(url).hostname or "source").lower()).strip(
-                "-"
-            )
+            host = _check_url("new source", url)
+            base = re.sub(r"[^a-z0-9]+", "-", host.lower()).strip("-")
             source_id, n = base or "source", 1
             while source_id in self.sources:
                 n += 1
