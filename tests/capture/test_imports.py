@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,6 +88,8 @@ def _telegram_export(folder: Path, messages: int) -> Path:
     (folder / "chats" / "chat_01" / "photos" / "photo_1.jpg").write_bytes(
         b"\xff\xd8\xff\xe0 real photo"
     )
+    (folder / "profile_pictures").mkdir()  # named by no message, part of the export all the same
+    (folder / "profile_pictures" / "photo_1@13-12-2016_10-00-00.jpg").write_bytes(b"\xff\xd8 p")
     msgs = []
     for n in range(messages):
         msg = {
@@ -154,6 +157,9 @@ def test_telegram_full_export_with_media_placeholders_and_hostile_paths(
     assert by_id["1001/4"]["claimed"]["reply_to"] == 1
     assert by_id["1001/51"]["claimed"]["message_type"] == "service"
     assert result.missing_media == 2
+    kept = {Path(f.path).relative_to(export).as_posix() for f in result.files}
+    assert kept == {"result.json", "chats/chat_01/photos/photo_1.jpg",
+                    "profile_pictures/photo_1@13-12-2016_10-00-00.jpg"}  # fmt: skip
     assert verify_archive(archive.root).ok
 
 
@@ -191,3 +197,16 @@ def test_cli_import(tmp_path: Path, database_url: str | None) -> None:
     assert len(data["posts"]) == 2 and data["files"][0]["status"] == "stored"
     bad = run_vigil("import", "telegram", tmp_path, archive_path=path, database_url=database_url)
     assert bad.returncode == 1 and "no Telegram export" in bad.stderr
+
+
+def test_x_archive_keeps_the_whole_archive_as_received(archive: Archive, tmp_path: Path) -> None:
+    """Not only data/: the archive's own viewer and assets are part of what was received."""
+    root = tmp_path / "twitter-archive"
+    shutil.copytree(SOCIAL / "twitter-archive-milahu104", root)
+    (root / "Your archive.html").write_text("<html>Your archive</html>")
+    (root / "assets" / "images").mkdir(parents=True)
+    (root / "assets" / "images" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    result = import_export(archive, XArchiveImporter(root))
+    kept = {Path(f.path).relative_to(root).as_posix() for f in result.files}
+    assert {"Your archive.html", "assets/images/logo.png", "data/tweets.js"} <= kept
+    assert result.posts and result.problems == []

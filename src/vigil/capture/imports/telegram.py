@@ -82,6 +82,7 @@ class TelegramImporter:
     def __init__(self, path: Path) -> None:
         self.result = path / "result.json" if path.is_dir() else path
         self.root = self.result.parent
+        self.folder = path if path.is_dir() else None  # given the export's folder: keep it all
         if not self.result.is_file():
             raise InputError(f"{self.result}: no Telegram export (result.json) here")
         self._media: list[Path] = []
@@ -109,6 +110,11 @@ class TelegramImporter:
                     yield chat
 
     def files(self) -> list[Path]:
+        """The whole export folder when given it (profile pictures, the HTML views,
+        files no message names: all of it is the export as it was received); given
+        result.json alone, it and the media its messages name."""
+        if self.folder is not None:
+            return [self.folder]
         return [self.result, *self._media]
 
     def posts(self) -> Iterator[Post]:

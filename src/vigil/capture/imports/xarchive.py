@@ -75,6 +75,7 @@ class XArchiveImporter:
 
     def __init__(self, path: Path) -> None:
         self.data = path / "data" if (path / "data").is_dir() else path
+        self.root = path  # the archive as given: with "Your archive.html" and assets/
         if not (self.data / "account.js").is_file() and not list(self._tweet_files()):
             raise InputError(
                 f"{path}: no X archive here (no data/tweets.js, data/tweet.js or data/account.js)"
@@ -88,7 +89,7 @@ class XArchiveImporter:
                 yield path
 
     def files(self) -> list[Path]:
-        return [self.data]  # the whole archive, as it is
+        return [self.root]  # the whole archive, as it is
 
     def _account(self) -> dict[str, Any]:
         path = self.data / "account.js"
