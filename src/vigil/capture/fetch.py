@@ -21,11 +21,14 @@ import io
 import logging
 import os
 import ssl
+import threading
+import time
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
+from urllib.parse import urlsplit
 
 import requests
 import urllib3.connection
@@ -71,6 +74,7 @@ class FetchOptions:
     max_redirects: int = 20
     verify_tls: bool | str = True  # True, False, or a CA bundle path
     retries: int = 2  # for connection failures and 502/503/504
+    host_gap: float = 0.0  # seconds between two requests to one host (in this process)
 
 
 @dataclass
@@ -111,10 +115,45 @@ def polite_session(options: FetchOptions) -> requests.Session:
     )
     session = requests.Session()
     session.trust_env = _environment_matters()
-    session.mount("http://", HTTPAdapter(max_retries=retry))
-    session.mount("https://", HTTPAdapter(max_retries=retry))
+    session.mount("http://", _PoliteAdapter(options.host_gap, max_retries=retry))
+    session.mount("https://", _PoliteAdapter(options.host_gap, max_retries=retry))
     session.headers["User-Agent"] = options.user_agent
     return session
+
+
+class _HostGate:
+    """When the next request to each host may go: every session of this process (all
+    the fetching threads, the watch's polls and captures) waits its turn here."""
+
+    def __init__(self) -> None:
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, host: str, gap: float) -> None:
+        if gap <= 0:
+            return
+        with self._lock:
+            now = time.monotonic()
+            turn = max(now, self._next.get(host, now))
+            self._next[host] = turn + gap
+        if turn > now:
+            time.sleep(turn - now)
+
+
+_GATE = _HostGate()
+
+
+class _PoliteAdapter(HTTPAdapter):
+    """requests' adapter, spacing the requests to one host *gap* seconds apart (each
+    redirect hop and medium counts; urllib3's own retries wait their backoff)."""
+
+    def __init__(self, gap: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.gap = gap
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        _GATE.wait(urlsplit(request.url or "").hostname or "", self.gap)
+        return super().send(request, *args, **kwargs)
 
 
 def _environment_matters() -> bool:

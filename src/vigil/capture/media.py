@@ -76,6 +76,7 @@ class PlatformCapturer:
             "socket_timeout": self.options.read_timeout,
             "http_headers": {"User-Agent": self.options.user_agent},
             "nocheckcertificate": self.options.verify_tls is False,
+            "sleep_interval_requests": self.options.host_gap,  # (politeness, as for pages)
             "max_filesize": self.options.max_bytes,
         }
 

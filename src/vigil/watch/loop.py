@@ -3,8 +3,10 @@
 * Each source has its own interval; after a failure the next poll waits
   ``every × 2^(failures−1)`` (at most ``MAX_BACKOFF``), times a random factor in
   [0.75, 1.25] so that many failing sources do not return in step.
-* Politeness: one request at a time, and at least ``host_gap`` seconds between two
-  polls of the same host.
+* Politeness: one source at a time, and at least ``host_gap`` seconds between two
+  requests to the same host: polls, and every request of the captures they start
+  (entries, redirect hops, media; `vigil.capture.fetch`'s host gate; yt-dlp's own
+  sleep between requests).
 * One failing source never blocks the others: its error is recorded in its state
   and the loop goes on. That holds for any exception a poll raises, a bug included
   (say a page that makes a parser raise ``ValueError``): it is recorded as the
@@ -20,6 +22,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import random
 import signal
@@ -87,6 +90,7 @@ class Watcher:
         self.archive = archive
         self.enricher = BackgroundEnrich(archive.root, enabled=enrich)
         self.sources = sources
+        options = dataclasses.replace(options or FetchOptions(), host_gap=host_gap)
         self.recorders = Recorders(archive, RecordOptions(fetch=options or FetchOptions()))
         self.poller = Poller(archive, options, self.recorders, clock=lambda: self.clock())
         self.host_gap = host_gap
