@@ -571,3 +571,32 @@ def test_a_screenshot_that_fails_by_a_bug_costs_only_the_screenshot(
     assert [i.kind for i in result.items] == ["warc", "page", "text"]
     assert any(p.startswith("no screenshot: JSONDecodeError") for p in result.problems)
     assert verify_archive(archive.root).ok
+
+
+def test_the_public_ip_is_recorded_only_when_the_operator_sets_a_way_to_know_it(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.capture import publicip
+
+    def capture_block() -> dict[str, Any]:
+        publicip.forget()
+        result = WebCapturer(archive, media=False, screenshot=False).capture(f"{site}/page.html")
+        block: dict[str, Any] = json.loads(archive.log.entry(result.items[0].added_index))[
+            "capture"
+        ]
+        return block
+
+    monkeypatch.delenv("VIGIL_PUBLIC_IP", raising=False)
+    monkeypatch.delenv("VIGIL_PUBLIC_IP_URL", raising=False)
+    assert "public_ip" not in capture_block()  # opt-in: asking tells a third party
+    monkeypatch.setitem(webserver.ROUTES, "/ip", (200, "text/plain", b"203.0.113.7\n"))
+    monkeypatch.setenv("VIGIL_PUBLIC_IP_URL", f"{site}/ip")
+    seen = capture_block()["public_ip"]
+    assert seen["address"] == "203.0.113.7" and f"{site}/ip" in seen["how"] and seen["at"]
+    monkeypatch.setitem(webserver.ROUTES, "/ip", (200, "text/html", b"<html>blocked</html>"))
+    assert "public_ip" not in capture_block()  # not an address: not recorded
+    monkeypatch.setenv("VIGIL_PUBLIC_IP", "198.51.100.4")
+    assert capture_block()["public_ip"] == {
+        "address": "198.51.100.4",
+        "how": "stated by the operator (VIGIL_PUBLIC_IP)",
+    }

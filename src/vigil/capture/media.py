@@ -32,6 +32,7 @@ from yt_dlp.utils import DownloadError
 from vigil import __version__
 from vigil.capture.extractors import platform_extractor
 from vigil.capture.fetch import FetchOptions
+from vigil.capture.publicip import public_ip
 from vigil.capture.web import CaptureResult, WebCapturer
 from vigil.capture.ytdlp import post_claims
 from vigil.db.index import ItemRow
@@ -137,6 +138,7 @@ class PlatformCapturer:
                     "format": info.get("format_id"),
                     "request_headers": {"User-Agent": self.options.user_agent},
                     "tools": {"vigil": __version__, "yt-dlp": yt_dlp.version.__version__},
+                    **({"public_ip": ip} if (ip := public_ip()) else {}),
                 },
                 "actor": self.actor,
             }

@@ -46,6 +46,7 @@ from vigil import __version__
 from vigil.blobs.base import StoredBlob
 from vigil.capture.fetch import Fetched, FetchOptions, WarcSession, polite_session
 from vigil.capture.page import PageText, extract_text, media_urls
+from vigil.capture.publicip import public_ip
 from vigil.capture.screenshot import take_screenshot
 from vigil.errors import CaptureError
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Actor, rfc3339, utc_now
@@ -387,6 +388,7 @@ class WebCapturer:
                     "tls_certificates": certificates,
                     "problems": result.problems,
                     "tools": self._tools(),
+                    **({"public_ip": ip} if (ip := public_ip()) else {}),
                 },
                 "actor": self.actor,
             }
