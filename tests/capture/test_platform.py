@@ -8,8 +8,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from warcio.archiveiterator import ArchiveIterator
 
-from tests.capture.webserver import MP4, PNG, serve
+from tests.capture.webserver import MP4, PAGE, PNG, serve
 from tests.conftest import FIXTURES, run_vigil
 from vigil.archive import Archive
 from vigil.capture.imports import import_export
@@ -47,10 +48,19 @@ def test_yt_dlp_capture_stores_post_media_and_thumbnail(archive: Archive, site: 
     info = json.loads(_blob(archive, post.sha256))
     assert info["extractor_key"] == "HTML5MediaEmbed"
     assert post.claimed["title"] == info["title"] and post.claimed["platform"] == "html5mediaembed"
-    by_role = {json.loads(archive.log.entry(m.added_index))["role"]: m for m in media}
+    by_role = {json.loads(archive.log.entry(m.added_index))["role"]: m
+               for m in media if m.kind == "media"}  # fmt: skip
     assert _blob(archive, by_role["media"].sha256) == MP4
     assert _blob(archive, by_role["thumbnail"].sha256) == PNG + b"poster"
     assert all(m.parent_id == post.id for m in media)
+    # every exchange yt-dlp made is in a WARC beside them, as it crossed the wire
+    (warc,) = [m for m in media if m.kind == "warc"]
+    with archive.blobs.open(warc.sha256) as f:
+        responses = {r.rec_headers.get_header("WARC-Target-URI"): (
+                         r.rec_headers.get_header("WARC-IP-Address"), r.content_stream().read())
+                     for r in ArchiveIterator(f) if r.rec_type == "response"}  # fmt: skip
+    assert responses[f"{site}/media/clip.mp4"] == ("127.0.0.1", MP4)
+    assert responses[f"{site}/page.html"][1] == PAGE
     event = json.loads(archive.log.entry(post.added_index))
     assert event["capture"]["tools"]["yt-dlp"]
     assert verify_archive(archive.root).ok
@@ -143,14 +153,18 @@ def test_every_medium_of_a_post_is_captured(archive: Archive, site: str) -> None
     result = PlatformCapturer(archive).capture(f"{site}/channel")
     post, *children = result.items
     assert post.kind == "post" and post.claimed["entries"] == 2 and result.problems == []
-    roles = {(json.loads(archive.log.entry(c.added_index))["role"], c.name) for c in children}
+    roles = {(json.loads(archive.log.entry(c.added_index))["role"], c.name)
+             for c in children if c.kind == "media"}  # fmt: skip
     assert roles == {("media", "channel-1.mp4"), ("media", "channel-2.mp4"),
                      ("info", "channel-1.info.json"), ("info", "channel-2.info.json")}  # fmt: skip
     videos = sorted(_blob(archive, c.sha256) for c in children if c.name.endswith(".mp4"))
     assert videos == sorted([MP4, MP4 + b"two"])
     assert json.loads(_blob(archive, post.sha256))["_type"] == "playlist"
     capped = PlatformCapturer(archive, max_entries=1).capture(f"{site}/channel")
-    assert [c.name for c in capped.items[1:]] == ["channel-1.info.json", "channel-1.mp4"]
+    assert [c.name for c in capped.items[1:] if c.kind == "media"] == [
+        "channel-1.info.json",
+        "channel-1.mp4",
+    ]
     assert capped.problems == [f"{site}/channel: only the first 1 entries were captured (of 2)"]
 
 

@@ -6,7 +6,9 @@ it (YouTube, X, Facebook, Instagram, TikTok, Telegram, Vimeo, …), or always wi
 when ffmpeg is installed, else the best single file), the thumbnails, the
 subtitles, and writes the full info.json. The info.json becomes the ``post``
 item, its normalised fields kept as claims (`vigil.capture.ytdlp.post_claims`);
-every downloaded file becomes a ``media`` item whose parent is the post.
+every downloaded file becomes a ``media`` item whose parent is the post, and every
+HTTP exchange yt-dlp made a ``warc`` item beside them (as sent and received, with
+the servers' IPs; see `_recording`).
 
 A post with several media (an X post with four videos, a Telegram album, an
 Instagram carousel) is a playlist to yt-dlp: every entry is downloaded, up to
@@ -18,15 +20,19 @@ text-only post has no video for it to find): a post must not be lost for that.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
 import secrets
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yt_dlp
+from warcio.capture_http import capture_http
+from warcio.warcwriter import WARCWriter
 from yt_dlp.utils import DownloadError
 
 from vigil import __version__
@@ -84,21 +90,23 @@ class PlatformCapturer:
     def capture(self, url: str, *, checkpoint: bool = True) -> CaptureResult:
         """Capture the post at *url*; `CaptureError` (nothing stored) if yt-dlp gets nothing."""
         folder = self.archive.blobs.tmp / f"{os.getpid()}-{secrets.token_hex(8)}-yt-dlp"
+        warc = folder.with_name(folder.name + ".warc.gz")
         folder.mkdir()
         try:
             try:
-                with yt_dlp.YoutubeDL(self._ydl_options(folder)) as ydl:
+                with _recording(warc), yt_dlp.YoutubeDL(self._ydl_options(folder)) as ydl:
                     info = ydl.sanitize_info(ydl.extract_info(url, download=True))
             except DownloadError as exc:
                 raise CaptureError(f"{url}: yt-dlp could not capture it: {_reason(exc)}") from None
             if not isinstance(info, dict):
                 raise CaptureError(f"{url}: yt-dlp returned nothing")
-            return self._store(url, info, folder, checkpoint)
+            return self._store(url, info, folder, warc, checkpoint)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
+            warc.unlink(missing_ok=True)
 
     def _store(
-        self, url: str, info: dict[str, Any], folder: Path, checkpoint: bool
+        self, url: str, info: dict[str, Any], folder: Path, warc: Path, checkpoint: bool
     ) -> CaptureResult:
         result = CaptureResult(url)
         own = folder / f"{info.get('id')}.info.json"
@@ -143,6 +151,24 @@ class PlatformCapturer:
                 "actor": self.actor,
             }
         ]
+        with warc.open("rb") as f:
+            exchanges = self.archive.blobs.put(f)
+        events.append(
+            {
+                "v": 1,
+                "type": ITEM_ADDED,
+                "kind": "warc",
+                "at": now,
+                "item": new_item_id(),
+                "parent": post_id,
+                "sha256": exchanges.sha256,
+                "size": exchanges.size,
+                "media_type": "application/warc",
+                "name": f"{claims.get('platform', 'post')}-{claims.get('post_id', '')}.warc.gz",
+                "url": url,
+                "actor": self.actor,
+            }
+        )
         for path in sorted(p for p in folder.iterdir() if p.is_file() and p != own):
             entry = _entry_of(path, entries) or info
             with path.open("rb") as f:
@@ -164,13 +190,29 @@ class PlatformCapturer:
                     "actor": self.actor,
                 }
             )
-        if not any(e["role"] == "media" for e in events[1:]):
+        if not any(e.get("role") == "media" for e in events[1:]):
             result.problems.append(f"{url}: yt-dlp downloaded no media (info.json kept)")
         logged = self.archive.append_events(events)
         if checkpoint:
             self.archive.checkpoint()
         result.items = [ItemRow.from_event(ev) for ev in logged]
         return result
+
+
+@contextlib.contextmanager
+def _recording(path: Path) -> Iterator[None]:
+    """Record every HTTP exchange yt-dlp makes on this thread into a WARC at *path*
+    (warcio's recorder sits under http.client, which yt-dlp's requests and urllib
+    handlers both use): the requests and responses as they crossed the wire, with the
+    server's IP, as for web captures. What ffmpeg fetches itself (some HLS and DASH
+    downloads) is not in it."""
+    with path.open("xb") as f:
+        writer = WARCWriter(f, gzip=True, warc_version="1.1")
+        info = {"software": f"Vigil {__version__} (warcio, yt-dlp {yt_dlp.version.__version__})",
+                "format": "WARC File Format 1.1"}  # fmt: skip
+        writer.write_record(writer.create_warcinfo_record(path.name, info))
+        with capture_http(writer):
+            yield
 
 
 def _entry_of(path: Path, entries: list[dict[str, Any]]) -> dict[str, Any] | None:
