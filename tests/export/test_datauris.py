@@ -6,6 +6,7 @@ its EXIF; it is embedded the ways pages, CSS, JSON and SVG embed images."""
 from __future__ import annotations
 
 import base64
+import codecs
 import gzip
 import html
 import io
@@ -14,6 +15,7 @@ import re
 import urllib.parse
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -274,3 +276,72 @@ def test_a_warc_text_that_cannot_be_made_safe_is_left_out(
     with dst.open("rb") as f:
         uris = [r.rec_headers.get_header("WARC-Target-URI") for r in ArchiveIterator(f)]
     assert uris == [None, "https://example.org/"]  # (the warcinfo, then the page)
+
+
+def _photo_b64(tagged_photo: Path) -> bytes:
+    return base64.b64encode(tagged_photo.read_bytes())
+
+
+@pytest.mark.parametrize(
+    "make",
+    [  # base64 a scrub cannot rewrite in place: the text must be refused, never published
+        lambda b: b'{"raw": "%s"}' % b.replace(b"+", b"-").replace(b"/", b"_"),  # URL-safe
+        lambda b: b"\n".join(b[i : i + 76] for i in range(0, len(b), 76)),  # MIME lines
+        lambda b: b'{"chunks": ["%s"]}' % b'", "'.join(b[i : i + 512] for i in range(0, len(b), 512)),
+        lambda b: b'<img src="data:image/jpeg;base64,%s"+"%s">' % (b[:8], b[8:]),  # cut: its tail
+        lambda b: b"<p>%s</p>" % b" ".join(b[i : i + 64] for i in range(0, len(b), 64)),
+    ],
+    ids=["base64url", "mime-lines", "json-chunks", "cut-tail", "spaced"],
+)  # fmt: skip
+def test_base64_media_outside_a_rewritable_uri_refuses_the_text(
+    tagged_photo: Path, make: Any
+) -> None:
+    page = make(_photo_b64(tagged_photo))
+    assert embeds_media(page)
+    with pytest.raises(InputError, match="cannot be made public"):
+        scrub(page, detect=False)
+
+
+def test_one_redacted_copy_does_not_vouch_for_another_photo(
+    tagged_photo: Path, tmp_path: Path
+) -> None:
+    """Copies are recognised whole, not by their first bytes: JPEGs saved alike share
+    a header, so a prefix would let an unredacted one through beside a redacted one."""
+    square = tmp_path / "square.jpg"
+    Image.new("RGB", (64, 64), "red").save(square, "JPEG", quality=90)
+    page = b'<img src="data:image/jpeg;base64,%s"><img src="&#x64;ata:image/jpeg;base64,%s">' % (
+        base64.b64encode(square.read_bytes()), _photo_b64(tagged_photo))  # fmt: skip
+    try:
+        out, _found = scrub(page, detect=False)
+    except InputError:
+        return  # refused: fine
+    for photo in images_in(_view_of(out)):
+        assert_clean(photo)
+
+
+def test_a_utf16_page_is_read_by_its_mark_and_written_back_as_it_came(
+    tagged_photo: Path,
+) -> None:
+    page = page_with(tagged_photo.read_bytes()).decode("utf-8")
+    wide = codecs.BOM_UTF16_LE + page.encode("utf-16-le")
+    assert embeds_media(wide)
+    out, found = scrub(wide, detect=False)
+    assert (
+        out.startswith(codecs.BOM_UTF16_LE) and [f["action"] for f in found].count("redacted") == 5
+    )
+    text = out[2:].decode("utf-16-le").encode("utf-8")
+    for photo in images_in(_view_of(text)):
+        assert_clean(photo)
+    with pytest.raises(InputError, match="NUL bytes"):
+        scrub(page.encode("utf-16-le"), detect=False)  # no mark: cannot be read safely
+
+
+def test_texts_that_need_nothing_are_left_alone() -> None:
+    for text in (b"<p>Data: 82 civilians, including 11 women and 13 children.</p>",
+                 b'<a href="data:text/plain,a">a</a><link rel=icon href="data:,">',
+                 b'{"note": "data:text/html,<b>x</b>"}', b"p{background:url(data:,)}",
+                 b'<svg><path d="M0 0h24v24H0z"/></svg>',
+                 b"-----BEGIN PUBLIC KEY-----\n" + base64.b64encode(bytes(range(256)) * 3)
+                 + b"\n-----END PUBLIC KEY-----"):  # fmt: skip
+        assert not embeds_media(text), text[:40]
+        assert scrub(text) == (text, [])

@@ -21,12 +21,13 @@ bracket; a ``srcset`` descriptor (`` 1x,``) ends it too. Inside it, HTML charact
 references, JSON/JS escapes (``\\/``, ``\\u002F``), CSS escapes and percent-encoding are
 undone before it is read.
 
-**Failing closed.** Pages escape in more ways than any scanner knows, so the result
-is checked: with every escape above undone across the whole text, no ``data:`` URI
-may still hold media that is not one of the redacted copies just made, and no long
-base64 run may decode to an image, a video or audio (a JSON ``"thumb": "/9j/…"``).
-If one does, `scrub` raises `InputError` and the text gets no public copy (a
-public package then leaves it out, saying why).
+**Failing closed.** Pages escape in more ways than any scanner knows, so what was
+written is checked (`vigil.export.leftovers`): read as a browser would, it may hold no
+media but the redacted copies just made, in a ``data:`` URI or in a long base64 run
+(a JSON ``"thumb": "/9j/…"``, a cut payload's tail). If it does, `scrub` raises
+`InputError` and the text gets no public copy (a public package leaves it out,
+saying why). A UTF-16 or UTF-32 text is read by its byte-order mark (one without a
+mark, holding NULs, is refused).
 
 Every scan is linear in the text's length (each region is consumed once).
 """
@@ -35,7 +36,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import html
+import codecs
 import re
 import subprocess
 import tempfile
@@ -46,6 +47,7 @@ from typing import Any
 
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
+from vigil.export.leftovers import is_text, leftover_media, unescape
 from vigil.redact import redact_file, redactable
 from vigil.sniff import sniff_media_type
 
@@ -66,34 +68,6 @@ _DEPTH = 4  # texts inside texts: deeper than this is removed, not followed
 _TEXT_TYPES = ("text/", "image/svg+xml", "application/xhtml+xml", "application/xml",
                "application/json", "application/javascript", "application/ecmascript",
                "application/x-empty")  # fmt: skip
-_VIEW_URI = re.compile(  # a media type or ";base64" (or nothing) before the comma: not prose
-    r"(?<![A-Za-z0-9])data\s{0,4}:(\s{0,4}(?:[\w.+-]{1,127}/[\w.+-]{1,127})?(?:;[^,;]{0,64}){0,8}),",
-    re.IGNORECASE,
-)
-_VIEW_PAYLOAD = re.compile(r"[A-Za-z0-9+/=_\s-]*")
-_VIEW_RAW = re.compile(r"[^\s\"'<>()]*")
-_BASE64_RUN = re.compile(r"[A-Za-z0-9+/]+")  # (each run found once; the long ones count)
-_LONG_RUN = 1024
-
-
-def _unescape(text: str) -> str:
-    """*text* with HTML references, JSON/JS and CSS escapes and line continuations undone."""
-    text = html.unescape(text)
-    text = re.sub(r"\\[uU]([0-9a-fA-F]{4})", lambda m: chr(int(m[1], 16)), text)
-    text = re.sub(r"\\[xX]([0-9a-fA-F]{2})", lambda m: chr(int(m[1], 16)), text)
-    text = re.sub(r"\\([0-9a-fA-F]{1,6}) ?", lambda m: _css_char(m[1]), text)
-    text = re.sub(r"\\\r?\n", "", text)
-    return text.replace("\\", "")
-
-
-def _css_char(hex_digits: str) -> str:
-    code = int(hex_digits, 16)
-    return chr(code) if 0 < code < 0x110000 else "\ufffd"
-
-
-def _view(text: bytes) -> str:
-    """The whole text as a browser would read its URIs: escapes and percent-encoding undone."""
-    return urllib.parse.unquote(_unescape(text.decode("utf-8", "surrogateescape")))
 
 
 class _Unreadable(ValueError):
@@ -115,7 +89,7 @@ class _Uri:
 def _parse(region: bytes) -> _Uri | None:
     """The URI in *region* (from its scheme to its end); None if it is no URI (no
     comma: prose such as "Data: 82"); `_Unreadable` if its base64 does not decode."""
-    text = _unescape(region.decode("utf-8", "surrogateescape"))
+    text = unescape(region.decode("utf-8", "surrogateescape"))
     colon = text.find(":")
     comma = text.find(",", colon)
     if colon < 0 or comma < 0:
@@ -136,24 +110,33 @@ def _parse(region: bytes) -> _Uri | None:
     return _Uri(parts[0].lower() or "text/plain", header, is_base64, payload)
 
 
-def _region_end(text: bytes, start: int, after: int) -> int:
-    """Where the URI whose scheme starts at *start* (colon ending at *after*) ends."""
+def _region_end(text: bytes, start: int, after: int, closers: dict[bytes, tuple[int, int]]) -> int:
+    """Where the URI whose scheme starts at *start* (colon ending at *after*) ends.
+    *closers* remembers, per closer, where it was last looked for and found (-1: not
+    at all), so many unclosed openers cost one search, not one each."""
     before = text[max(0, start - 8) : start].rstrip(b" \t")
     for opener, closer in _OPENERS:
         if before.lower().endswith(opener):
-            end = after
-            while True:
-                end = text.find(closer, end)
-                if end < 0:
-                    end = len(text)
-                    break
-                if closer not in (b'"', b"'") or _escaped_quote(text, end) is False:
-                    break
-                end += 1  # a quote escaped inside a JSON or JS string: not the end
+            end = _closer(text, closer, after, closers)
             srcset = _SRCSET_END.search(text, after, end)
             return srcset.start() if srcset is not None else end
     found = _BARE_END.search(text, after)
     return found.start() if found is not None else len(text)
+
+
+def _closer(text: bytes, closer: bytes, after: int, closers: dict[bytes, tuple[int, int]]) -> int:
+    """The first *closer* at or after *after* (an escaped quote does not close), or the end."""
+    searched, found = closers.get(closer, (len(text) + 1, -1))
+    if searched <= after and (found < 0 or after <= found):
+        return len(text) if found < 0 else found
+    end = after
+    while True:
+        end = text.find(closer, end)
+        if end < 0 or closer not in (b'"', b"'") or not _escaped_quote(text, end):
+            break
+        end += 1  # a quote escaped inside a JSON or JS string: not the end
+    closers[closer] = (after, end)
+    return len(text) if end < 0 else end
 
 
 def _escaped_quote(text: bytes, at: int) -> bool:
@@ -166,17 +149,18 @@ def _escaped_quote(text: bytes, at: int) -> bool:
 
 @dataclass
 class _Scrubber:
-    """One text's scrubbing: what was done, and the redacted copies made."""
+    """One text's scrubbing: what was done, and the base64 of each redacted copy made."""
 
     scratch: Path
     detect: bool
     found: list[dict[str, Any]] = field(default_factory=list)
-    made_base64: set[str] = field(default_factory=set)  # the first base64 characters of each
+    made: set[str] = field(default_factory=set)
 
     def text(self, text: bytes, depth: int = 0) -> bytes:
-        out, pos = [], 0
+        out: list[bytes] = []
+        pos, closers = 0, dict[bytes, tuple[int, int]]()
         while (anchor := _ANCHOR.search(text, pos)) is not None:
-            end = _region_end(text, anchor.start(), anchor.end())
+            end = _region_end(text, anchor.start(), anchor.end(), closers)
             out += [text[pos : anchor.start()], self._replace(text[anchor.start() : end], depth)]
             pos = end
         out.append(text[pos:])
@@ -187,14 +171,9 @@ class _Scrubber:
             uri = _parse(region)
         except _Unreadable as exc:
             return self._removed(exc.media_type or "text/plain", exc.why)
-        if uri is None:
-            return region
-        if not uri.payload:
-            return region  # nothing in it (``data:,`` itself)
-        sniffed = sniff_media_type(uri.payload[:HEAD_SIZE])
-        if redactable(sniffed) and sniffed != "image/svg+xml":
-            return self._redacted(uri.media_type, sniffed, uri.payload)
-        if sniffed.startswith(_TEXT_TYPES):
+        if uri is None or not uri.payload:
+            return region  # prose ("Data: 82"), or nothing in it (``data:,`` itself)
+        if is_text(uri.payload):  # (no image, video or audio is UTF-8 text: no libmagic)
             if depth >= _DEPTH:
                 return self._removed(uri.media_type, f"texts nested more than {_DEPTH} deep")
             inner = self.text(uri.payload, depth + 1)
@@ -204,6 +183,9 @@ class _Scrubber:
             if uri.base64:
                 return head + base64.b64encode(inner)
             return head + urllib.parse.quote_from_bytes(inner, safe="/:=;,+").encode()
+        sniffed = sniff_media_type(uri.payload[:HEAD_SIZE])
+        if redactable(sniffed) and sniffed != "image/svg+xml":
+            return self._redacted(uri.media_type, sniffed, uri.payload)
         return self._removed(uri.media_type, f"no public copy of {sniffed}")
 
     def _redacted(self, label: str, sniffed: str, payload: bytes) -> bytes:
@@ -223,95 +205,83 @@ class _Scrubber:
         self.found.append({"declared": label, "media_type": sniffed, "action": "redacted",
                            "now": now, "faces": faces})  # fmt: skip
         encoded = base64.b64encode(body)
-        self.made_base64.add(encoded[:64].decode("ascii"))
+        self.made.add(encoded.decode("ascii"))
         return b"data:" + now.encode("ascii") + b";base64," + encoded
 
     def _removed(self, label: str, why: str) -> bytes:
         self.found.append({"declared": label, "action": "removed", "why": why})
         return _EMPTY
 
-    def unsafe(self, text: bytes, depth: int = 0) -> str | None:
-        """Why *text* (already scrubbed) still holds media that is not a copy made here."""
-        view = _view(text)
-        pos = 0
-        while (found := _VIEW_URI.search(view, pos)) is not None:
-            header = found[1].replace(" ", "").lower()
-            pattern = _VIEW_PAYLOAD if header.endswith(";base64") else _VIEW_RAW
-            payload_match = pattern.match(view, found.end())
-            assert payload_match is not None  # (both patterns match the empty string)
-            pos = payload_match.end()
-            why = self._unsafe_payload(header, payload_match[0], depth)
-            if why is not None:
-                return why
-        for run in _long_runs(view):
-            if run[:64] not in self.made_base64 and (kind := _media(_b64(run[:4096]))):
-                return f"a base64 {kind} outside any data: URI"
-        return None
 
-    def _unsafe_payload(self, header: str, payload: str, depth: int) -> str | None:
-        if header.endswith(";base64"):
-            data = _b64(payload)
-            ours = payload.lstrip()[:64] in self.made_base64
-        else:
-            data = payload.encode("utf-8", "surrogateescape")
-            ours = False
-        kind = _media(data[:HEAD_SIZE])
-        if kind and not ours:
-            return f"a data: URI still holds {kind} in an encoding not rewritten"
-        if not kind and data and sniff_media_type(data[:HEAD_SIZE]).startswith(_TEXT_TYPES):
-            if depth >= _DEPTH:
-                return f"texts nested more than {_DEPTH} deep"
-            return self.unsafe(data, depth + 1)
-        return None
+def _wide(text: bytes) -> str | None:
+    """The codec of a UTF-32 or UTF-16 text, by its byte-order mark; None for others."""
+    for bom, codec in (
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if text.startswith(bom):  # (UTF-32's little-endian mark starts like UTF-16's)
+            return codec
+    return None  # fmt: skip
 
 
-def _b64(text: str) -> bytes:
-    """As much of *text* as decodes as base64 (whitespace and stray characters dropped)."""
-    digits = re.sub(r"[^A-Za-z0-9+/_-]", "", text).replace("-", "+").replace("_", "/")
-    digits = digits[: len(digits) - len(digits) % 4]
-    return base64.b64decode(digits) if digits else b""
-
-
-def _media(head: bytes) -> str:
-    """The media type of *head* if it is an image (not SVG), a video or audio; else ''."""
-    sniffed = sniff_media_type(head[:HEAD_SIZE]) if head else ""
-    return sniffed if redactable(sniffed) and sniffed != "image/svg+xml" else ""
+def _as_utf8(text: bytes) -> tuple[bytes, str | None]:
+    """*text* as UTF-8 (read by its byte-order mark), and the codec to write it back in;
+    `InputError` for a text holding NULs without a mark (UTF-16/32 that cannot be read)."""
+    codec = _wide(text)
+    if codec is None:
+        if b"\x00" in text:
+            raise InputError("it holds NUL bytes: a UTF-16/32 text without a byte-order mark "
+                             "cannot be checked for embedded media")  # fmt: skip
+        return text, None
+    bom = len(codecs.BOM_UTF32_LE if codec.startswith("utf-32") else codecs.BOM_UTF16_LE)
+    try:
+        return text[bom:].decode(codec).encode("utf-8", "surrogatepass"), codec
+    except UnicodeDecodeError as exc:
+        raise InputError(f"it does not decode as {codec} ({exc.reason})") from None
 
 
 def embeds_media(text: bytes, depth: int = 0) -> bool:
     """Whether `scrub` would change or refuse *text*: a ``data:`` URI holding anything but
-    plain text (in any escaping Vigil knows), or a long base64 run that is media."""
-    pos = 0
+    plain text (in any escaping Vigil knows), a long base64 run holding media, or a
+    UTF-16/32 text (checked in UTF-8)."""
+    if _wide(text) is not None or b"\x00" in text:
+        return True
+    pos, closers = 0, dict[bytes, tuple[int, int]]()
     while (anchor := _ANCHOR.search(text, pos)) is not None:
-        pos = _region_end(text, anchor.start(), anchor.end())
+        pos = _region_end(text, anchor.start(), anchor.end(), closers)
         try:
             uri = _parse(text[anchor.start() : pos])
         except _Unreadable:
             return True
         if uri is None or not uri.payload:
             continue
-        sniffed = sniff_media_type(uri.payload[:HEAD_SIZE])
-        if not sniffed.startswith(_TEXT_TYPES) or depth >= _DEPTH:
+        if not is_text(uri.payload) or depth >= _DEPTH:
             return True
         if embeds_media(uri.payload, depth + 1):
             return True
-    return _Scrubber(Path(), detect=False).unsafe(text) is not None
-
-
-def _long_runs(view: str) -> list[str]:
-    return [m[0] for m in _BASE64_RUN.finditer(view) if len(m[0]) >= _LONG_RUN]
+    return depth == 0 and leftover_media(text, set()) is not None
 
 
 def scrub(text: bytes, *, detect: bool = True) -> tuple[bytes, list[dict[str, Any]]]:
     """*text* with every ``data:`` URI made safe, and what was done to each;
     `InputError` if media is left that this could not rewrite (see the module note)."""
+    utf8, codec = _as_utf8(text)
     with tempfile.TemporaryDirectory(prefix="vigil-datauri-") as scratch:
         scrubber = _Scrubber(Path(scratch), detect)
-        out = scrubber.text(text)
-        why = scrubber.unsafe(out)
+        out = scrubber.text(utf8)
+        why = leftover_media(out, scrubber.made)
     if why is not None:
         raise InputError(f"embedded media that cannot be made public: {why}")
+    if codec is not None:  # written back as it came, mark included
+        out = _bom(codec) + out.decode("utf-8", "surrogatepass").encode(codec, "surrogatepass")
     return out, scrubber.found
+
+
+def _bom(codec: str) -> bytes:
+    return {"utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE,
+            "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}[codec]  # fmt: skip
 
 
 def redact_text_file(
