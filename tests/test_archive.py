@@ -278,3 +278,16 @@ def test_an_index_of_another_archive_is_refused(tmp_path: Path, database_url: st
         Archive.init(tmp_path / "two", database_url=database_url)
     assert not (tmp_path / "two").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["one"]
+
+
+def test_a_file_given_with_its_folder_is_stored_once(archive: Archive, tmp_path: Path) -> None:
+    """`vigil add report/ report/a.txt` (or an import naming a medium and its folder):
+    the second mention is the item just stored, in the same batch, not an error."""
+    folder = tmp_path / "report"
+    folder.mkdir()
+    (folder / "a.txt").write_text("82 civilians\n")
+    before = archive.log.size
+    results = archive.add_paths([folder, folder / "a.txt"])
+    assert [r.status for r in results] == ["stored", "exists"]
+    assert results[0].item is not None and results[1].item == results[0].item
+    assert archive.log.size == before + 1

@@ -89,6 +89,7 @@ def _telegram_export(folder: Path, messages: int) -> Path:
         b"\xff\xd8\xff\xe0 real photo"
     )
     (folder / "profile_pictures").mkdir()  # named by no message, part of the export all the same
+    (folder / "unrelated.txt").write_text("not Telegram's: an export unpacked into Downloads")
     (folder / "profile_pictures" / "photo_1@13-12-2016_10-00-00.jpg").write_bytes(b"\xff\xd8 p")
     msgs = []
     for n in range(messages):
@@ -206,7 +207,9 @@ def test_x_archive_keeps_the_whole_archive_as_received(archive: Archive, tmp_pat
     (root / "Your archive.html").write_text("<html>Your archive</html>")
     (root / "assets" / "images").mkdir(parents=True)
     (root / "assets" / "images" / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (root / "holiday.jpg").write_bytes(b"\xff\xd8 unzipped into Downloads, not the archive's")
     result = import_export(archive, XArchiveImporter(root))
     kept = {Path(f.path).relative_to(root).as_posix() for f in result.files}
     assert {"Your archive.html", "assets/images/logo.png", "data/tweets.js"} <= kept
+    assert "holiday.jpg" not in kept
     assert result.posts and result.problems == []

@@ -186,10 +186,14 @@ class FileAdder:
         with self.archive.writing() as append:
             fresh: list[_Pending] = []
             seen: dict[tuple[str, str], str] = {}
+            repeats: list[tuple[str, str]] = []  # (path, item id) given twice in this batch
             with index.engine.connect() as conn:
                 for p in pending:
                     key = (p.event["sha256"], p.event["path"])
-                    existing = seen.get(key) or index.find_by_content(conn, *key)
+                    if key in seen:  # (a file and its folder both given: logged once)
+                        repeats.append((key[1], seen[key]))
+                        continue
+                    existing = index.find_by_content(conn, *key)
                     if existing is not None:
                         held = index.item(existing)
                         self._emit(
@@ -199,5 +203,9 @@ class FileAdder:
                     seen[key] = p.event["item"]
                     fresh.append(p)
             logged = append([p.event for p in fresh])
+        rows = {}
         for p, ev in zip(fresh, logged, strict=True):
-            self._emit(AddResult(p.event["path"], "stored", p.message, ItemRow.from_event(ev)))
+            rows[p.event["item"]] = row = ItemRow.from_event(ev)
+            self._emit(AddResult(p.event["path"], "stored", p.message, row))
+        for path, item_id in repeats:
+            self._emit(AddResult(path, "exists", f"already held as item {item_id}", rows[item_id]))

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,11 @@ from vigil.errors import InputError
 __all__ = ["TelegramImporter", "message_text"]
 
 _MEDIA_FIELDS = ("photo", "file", "thumbnail")
+_TELEGRAM_NAMES = re.compile(  # what Telegram Desktop writes into an export's folder
+    r"chats|left_chats|profile_pictures|photos|files|video_files|voice_messages"
+    r"|round_video_messages|stickers|animations|contacts|lists|css|js|images|stories"
+    r"|messages\d*\.html|export_results\.html|result\.json"
+)
 
 
 def message_text(text: Any) -> str:
@@ -110,12 +116,15 @@ class TelegramImporter:
                     yield chat
 
     def files(self) -> list[Path]:
-        """The whole export folder when given it (profile pictures, the HTML views,
-        files no message names: all of it is the export as it was received); given
-        result.json alone, it and the media its messages name."""
-        if self.folder is not None:
-            return [self.folder]
-        return [self.result, *self._media]
+        """result.json, the media its messages name, and the rest of what Telegram
+        Desktop writes beside it (profile pictures, the HTML views, files no message
+        names): the export as it was received. Only Telegram's own names are taken
+        from the folder, so an export unpacked into ~/Downloads brings nothing else."""
+        found = [self.result, *self._media]
+        for entry in sorted(self.root.iterdir()) if self.folder is not None else []:
+            if entry not in found and _TELEGRAM_NAMES.fullmatch(entry.name):
+                found.append(entry)
+        return found
 
     def posts(self) -> Iterator[Post]:
         data = self._load()

@@ -89,7 +89,13 @@ class XArchiveImporter:
                 yield path
 
     def files(self) -> list[Path]:
-        return [self.root]  # the whole archive, as it is
+        """data/, and beside it the archive's own viewer ("Your archive.html", assets/):
+        the archive as it was received. An X archive unzips without a top folder, so
+        only these names are taken (unzipped into ~/Downloads, nothing else comes)."""
+        if self.root == self.data:
+            return [self.data]
+        extra = [self.root / "Your archive.html", self.root / "assets"]
+        return [self.data, *(p for p in extra if p.exists())]
 
     def _account(self) -> dict[str, Any]:
         path = self.data / "account.js"
