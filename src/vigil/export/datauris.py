@@ -47,11 +47,12 @@ from typing import Any
 
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
+from vigil.export.clientip import mask_client_ips
 from vigil.export.leftovers import is_text, leftover_media, unescape
 from vigil.redact import redact_file, redactable
 from vigil.sniff import sniff_media_type
 
-__all__ = ["embeds_media", "redact_text_file", "scrub"]
+__all__ = ["embeds_media", "needs_public_copy", "redact_text_file", "scrub"]
 
 _COLON = (  # ":" as written, or escaped for HTML, JSON/JS, CSS or a URL
     rb"(?::|&colon;|&#0{0,4}58;?|&#[xX]0{0,4}3[aA];?|\\[uU]003[aA]|\\[xX]3[aA]|%3[aA]"
@@ -287,15 +288,26 @@ def _bom(codec: str) -> bytes:
 def redact_text_file(
     src: Path, dst: Path, media_type: str, *, detect: bool = True
 ) -> dict[str, Any]:
-    """A public copy of the text *src* at *dst*: its ``data:`` URIs scrubbed; the result
+    """A public copy of the text *src* at *dst*: its ``data:`` URIs scrubbed and the
+    capturer's address masked in platform URLs (`vigil.export.clientip`); the result
     in the shape of `vigil.redact.redact_file`'s."""
     text = src.read_bytes()
-    if not embeds_media(text):
-        raise InputError(f"{src.name}: a {media_type} text with no data: URI has nothing to "
-                         "redact (it is public as it is)")  # fmt: skip
-    try:
-        scrubbed, found = scrub(text, detect=detect)
-    except InputError as exc:
-        raise InputError(f"{src.name}: {exc}") from None
-    dst.write_bytes(scrubbed)
-    return {"media_type": media_type, "data_uris": found, "boxes": [], "detected": detect}
+    if not needs_public_copy(text):
+        raise InputError(f"{src.name}: a {media_type} text with no data: URI or client "
+                         "address has nothing to redact (it is public as it is)")  # fmt: skip
+    found: list[dict[str, Any]] = []
+    if embeds_media(text):
+        try:
+            text, found = scrub(text, detect=detect)
+        except InputError as exc:
+            raise InputError(f"{src.name}: {exc}") from None
+    text, masked = mask_client_ips(text)
+    dst.write_bytes(text)
+    return {"media_type": media_type, "data_uris": found, "client_ips_masked": masked,
+            "boxes": [], "detected": detect}  # fmt: skip
+
+
+def needs_public_copy(text: bytes) -> bool:
+    """Whether a public text needs a redacted copy: embedded media, or the capturer's
+    address in a platform URL."""
+    return embeds_media(text) or mask_client_ips(text)[1] > 0

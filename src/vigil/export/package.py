@@ -47,6 +47,7 @@ from vigil.access import log_reads, withheld
 from vigil.db.index import ItemRow
 from vigil.db.schema import events
 from vigil.errors import InputError
+from vigil.export.clientip import mask_in
 from vigil.export.public import copy_event, is_warc, public_copy
 from vigil.export.report import PdfJob, render_report
 from vigil.ledger.checkpoint import Checkpoint, open_checkpoint
@@ -124,7 +125,8 @@ def _public_view(description: dict[str, Any]) -> dict[str, Any]:
     if "redacted" in out:
         out.pop("sha256", None)
         out.pop("size", None)
-    return out
+    masked: dict[str, Any] = mask_in(out)  # platform URLs signed with the capturer's address
+    return masked
 
 
 class _Writer:

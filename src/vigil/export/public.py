@@ -64,12 +64,13 @@ def is_warc(archive: Archive, row: ItemRow) -> bool:
     return head.startswith(b"WARC/")
 
 
-def _embeds_media(archive: Archive, row: ItemRow) -> bool:
-    """Whether a text item holds ``data:`` URIs (read whole: texts are small enough)."""
-    from vigil.export.datauris import embeds_media
+def _needs_copy(archive: Archive, row: ItemRow) -> bool:
+    """Whether a text item embeds media or names the capturer's address (read whole:
+    texts are small enough)."""
+    from vigil.export.datauris import needs_public_copy
 
     with archive.blobs.open(row.sha256) as f:
-        return embeds_media(f.read())
+        return needs_public_copy(f.read())
 
 
 def redaction_of(archive: Archive, item_id: str) -> ItemRow | None:
@@ -174,7 +175,7 @@ def public_copy(archive: Archive, row: ItemRow, is_warc: bool) -> tuple[ItemRow 
         if row.kind not in PUBLIC_TEXTS:
             return None, (f"a {row.kind} is not public: it describes the original (metadata, "
                           "places, hashes) or names people")  # fmt: skip
-        if not _embeds_media(archive, row):
+        if not _needs_copy(archive, row):
             return row, ""
     elif not (is_warc or redactable(row.media_type)):
         return None, f"no public copy of {row.media_type} (its contents may identify people)"

@@ -38,7 +38,8 @@ from warcio.warcwriter import WARCWriter
 from vigil import __version__
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
-from vigil.export.datauris import embeds_media, scrub
+from vigil.export.clientip import mask_client_ips, mask_in
+from vigil.export.datauris import embeds_media, needs_public_copy, scrub
 from vigil.export.public import TEXTS
 from vigil.redact import redact_file
 from vigil.sniff import sniff_media_type
@@ -88,7 +89,7 @@ def _rebuilt(
     and the original's id is in ``WARC-Vigil-Redacted-From``."""
     warc_fields = {k: v for k, v in record.rec_headers.headers if k.lower() not in _DROP_WARC}
     warc_fields["WARC-Vigil-Redacted-From"] = record.rec_headers.get_header("WARC-Record-ID")
-    uri = record.rec_headers.get_header("WARC-Target-URI")
+    uri = mask_in(record.rec_headers.get_header("WARC-Target-URI"))  # (the capturer's address)
     old = record.http_headers
     if old is None:  # a resource record: the body alone
         new = writer.create_warc_record(
@@ -116,20 +117,23 @@ def _redacted_record(
     with dst.open("rb") as body:
         _rebuilt(writer, record, body, dst.stat().st_size, done["media_type"], out)
     faces = len(done.get("faces", [])) + done.get("frames_with_faces", 0)
-    uri = record.rec_headers.get_header("WARC-Target-URI")
+    uri = mask_in(record.rec_headers.get_header("WARC-Target-URI"))
     return {"uri": uri, "media_type": media_type, "faces": faces}
 
 
 def _scrubbed_record(
     writer: WARCWriter, record: Any, payload: bytes, detect: bool, out: BinaryIO
 ) -> dict[str, Any]:
-    """Write the new record for a text that embeds media; what was done to it.
-    `InputError` if its media cannot all be rewritten (`vigil.export.datauris`)."""
-    text, found = scrub(payload, detect=detect)
+    """Write the new record for a text that embeds media or names the capturer's address
+    (in it or in its URI); what was done. `InputError` if its media cannot all be
+    rewritten (`vigil.export.datauris`)."""
+    text, found = scrub(payload, detect=detect) if embeds_media(payload) else (payload, [])
+    text, masked = mask_client_ips(text)
     headers = record.http_headers if record.http_headers is not None else record.rec_headers
     content_type = headers.get_header("Content-Type") or "text/plain"  # (its charset kept)
     _rebuilt(writer, record, io.BytesIO(text), len(text), content_type, out)
-    return {"uri": record.rec_headers.get_header("WARC-Target-URI"), "data_uris": found}
+    uri = mask_in(record.rec_headers.get_header("WARC-Target-URI"))
+    return {"uri": uri, "data_uris": found, "client_ips_masked": masked}
 
 
 def _warcinfo(writer: WARCWriter, name: str) -> bytes:
@@ -190,9 +194,13 @@ def _public_record(
         dropped = result["records_dropped"]
         dropped[record.rec_type] = dropped.get(record.rec_type, 0) + 1
         return False
-    if record.rec_type in KEPT:
-        return True
     uri = record.rec_headers.get_header("WARC-Target-URI") or "?"
+    if record.rec_type in KEPT:
+        if mask_client_ips(uri.encode())[1]:  # (a revisit is not rebuilt: left out)
+            result["left_out"].append({"uri": mask_in(uri), "why": "its URI names the "
+                                       "capturer's address"})  # fmt: skip
+            return False
+        return True
     body = record.content_stream()  # (decoded: warcio reads an undecodable body as sent)
     head = _read_up_to(body, HEAD_SIZE)
     sniffed = sniff_media_type(head)
@@ -201,12 +209,12 @@ def _public_record(
         action = "leave"  # a resource record: no HTTP exchange to rebuild
     if action == "leave":  # a PDF, an archive, audio, untyped: cannot be cleaned
         what = sniffed or _declared(record) or "?"
-        result["left_out"].append({"uri": uri, "why": f"no public copy of {what}"})
+        result["left_out"].append({"uri": mask_in(uri), "why": f"no public copy of {what}"})
         return False
     try:
         if action == "copy":
             text = head + body.read()
-            if not embeds_media(text):
+            if not needs_public_copy(text) and not mask_client_ips(uri.encode())[1]:
                 return True
             result["scrubbed"].append(_scrubbed_record(writer, record, text, detect, out))
             return False
@@ -218,7 +226,7 @@ def _public_record(
         result["redacted"].append(_redacted_record(writer, record, payload, kind, scratch,
                                                    detect, out))  # fmt: skip
     except InputError as exc:  # this record cannot be made public: it is left out
-        result["left_out"].append({"uri": uri, "why": str(exc)})
+        result["left_out"].append({"uri": mask_in(uri), "why": str(exc)})
     return False
 
 
