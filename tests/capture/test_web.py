@@ -600,3 +600,30 @@ def test_the_public_ip_is_recorded_only_when_the_operator_sets_a_way_to_know_it(
         "address": "198.51.100.4",
         "how": "stated by the operator (VIGIL_PUBLIC_IP)",
     }
+
+
+def test_a_public_ip_service_that_failed_is_asked_again_later(
+    site: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from vigil.capture import publicip
+
+    now = [1000.0]
+    monkeypatch.setattr(publicip, "_clock", lambda: now[0])
+    monkeypatch.delenv("VIGIL_PUBLIC_IP", raising=False)
+    monkeypatch.setenv("VIGIL_PUBLIC_IP_URL", f"{site}/ip")
+    monkeypatch.setitem(webserver.ROUTES, "/ip", (503, "text/plain", b"busy"))
+    publicip.forget()
+    assert publicip.public_ip() is None
+    monkeypatch.setitem(webserver.ROUTES, "/ip", (200, "text/plain", b"203.0.113.7"))
+    now[0] += 60
+    assert publicip.public_ip() is None  # a failure is reused for ten minutes
+    now[0] += 600
+    found = publicip.public_ip()
+    assert found is not None and found["address"] == "203.0.113.7"
+    monkeypatch.setitem(webserver.ROUTES, "/ip", (200, "text/plain", b"198.51.100.9"))
+    now[0] += 3000
+    assert publicip.public_ip() == found  # an answer, for an hour
+    now[0] += 700
+    moved = publicip.public_ip()
+    assert moved is not None and moved["address"] == "198.51.100.9"  # the network moved
+    publicip.forget()

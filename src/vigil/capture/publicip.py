@@ -9,8 +9,10 @@ that request tells a third party that this machine is capturing now, so it is
 * ``VIGIL_PUBLIC_IP``: the address, as the operator states it (behind a known VPN
   exit, say); recorded as stated;
 * ``VIGIL_PUBLIC_IP_URL``: a service answering the caller's address as plain text
-  (``https://api.ipify.org``, or one the group runs); asked once per process, with
-  a short timeout, and recorded with the service and when it was asked.
+  (``https://api.ipify.org``, or one the group runs); asked with a short timeout,
+  at most once an hour per process (a long watch notices a network that moved; a
+  service that failed is asked again after ten minutes), and recorded with the
+  service and when it was asked.
 
 Unset, nothing is recorded. An answer that is not an IP address is not recorded
 (the problem is logged). Public packages never hold it: it is in the capture
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import math
 import os
 import threading
+import time
 
 import requests
 
@@ -33,7 +37,9 @@ __all__ = ["forget", "public_ip"]
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_asked: dict[str, dict[str, str] | None] = {}  # service URL -> what it answered (per process)
+_asked: dict[str, tuple[float, dict[str, str] | None]] = {}  # URL -> (when, what it answered)
+_KEEP, _KEEP_FAILED = 3600.0, 600.0  # seconds an answer, or a failure, is reused
+_clock = time.monotonic
 
 
 def public_ip() -> dict[str, str] | None:
@@ -47,10 +53,12 @@ def public_ip() -> dict[str, str] | None:
     url = os.environ.get("VIGIL_PUBLIC_IP_URL", "").strip()
     if not url:
         return None
-    with _lock:
-        if url not in _asked:
-            _asked[url] = _ask(url)
-        return _asked[url]
+    with _lock:  # (held while asking: the threads of a run ask once between them)
+        at, answer = _asked.get(url, (-math.inf, None))
+        if _clock() - at > (_KEEP if answer else _KEEP_FAILED):
+            answer = _ask(url)
+            _asked[url] = (_clock(), answer)
+        return answer
 
 
 def _ask(url: str) -> dict[str, str] | None:
