@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
 
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from tests.conftest import FIXTURES
+from tests.export.warcs import write_responses
 from vigil.archive import Archive
 from vigil.capture.imports import import_export
 from vigil.capture.imports.ytdlp_info import YtDlpInfoImporter
@@ -61,17 +59,11 @@ def test_a_public_package_of_a_platform_post_holds_no_client_address(
 def test_a_warc_of_platform_exchanges_loses_the_address(tmp_path: Path) -> None:
     src, dst = tmp_path / "yt.warc.gz", tmp_path / "public.warc.gz"
     with src.open("wb") as f:
-        writer = WARCWriter(f, gzip=True, warc_version="1.1")
-        for uri, content_type, body in (
+        write_responses(f, [
             ("https://www.youtube.com/watch?v=x", "application/json",
              json.dumps({"streamingData": {"url": VIDEO}}).encode()),
             (VIDEO.replace("itag=18", "itag=19"), "text/plain", b"not a video, named oddly"),
-        ):  # fmt: skip
-            headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
-                                       protocol="HTTP/1.1")  # fmt: skip
-            writer.write_record(writer.create_warc_record(
-                uri, "response", payload=io.BytesIO(body), length=len(body),
-                http_headers=headers))  # fmt: skip
+        ])  # fmt: skip
     done = redact_warc(src, dst)
     assert [n["client_ips_masked"] for n in done["scrubbed"]] == [1, 0]
     with dst.open("rb") as f:

@@ -20,11 +20,10 @@ from typing import Any
 import pytest
 from PIL import Image
 from warcio.archiveiterator import ArchiveIterator
-from warcio.statusandheaders import StatusAndHeaders
-from warcio.warcwriter import WARCWriter
 
 from tests.conftest import db_url, run_vigil
 from tests.export.photos import FACES, pixels_of, sharpness
+from tests.export.warcs import write_responses
 from vigil.archive import Archive
 from vigil.errors import InputError
 from vigil.export.datauris import embeds_media, scrub
@@ -169,17 +168,10 @@ def _view_of(text: bytes) -> bytes:
 
 def page_warc(path: Path, page: bytes) -> None:
     """A capture's WARC of *page*, sent gzip-encoded (the record holds it as sent)."""
-    body = gzip.compress(page)
-    headers = StatusAndHeaders("200 OK", [("Content-Type", "text/html; charset=utf-8"),
-                                          ("Content-Encoding", "gzip"),
-                                          ("Content-Length", str(len(body))),
-                                          ("Set-Cookie", "session=witness")],
-                               protocol="HTTP/1.1")  # fmt: skip
+    more = [("Content-Encoding", "gzip"), ("Set-Cookie", "session=witness")]
     with path.open("wb") as f:
-        writer = WARCWriter(f, gzip=True, warc_version="1.1")
-        writer.write_record(writer.create_warc_record(
-            "https://example.org/post/1", "response", payload=io.BytesIO(body),
-            length=len(body), http_headers=headers))  # fmt: skip
+        write_responses(f, [("https://example.org/post/1", "text/html; charset=utf-8",
+                             gzip.compress(page), more)])  # fmt: skip
 
 
 def test_a_warc_page_with_an_inlined_photo_is_rebuilt(tmp_path: Path, tagged_photo: Path) -> None:
@@ -260,16 +252,8 @@ def test_a_warc_text_that_cannot_be_made_safe_is_left_out(
     body = b'{"thumb":"%s"}' % base64.b64encode(tagged_photo.read_bytes())
     src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
     with src.open("wb") as f:
-        writer = WARCWriter(f, gzip=True, warc_version="1.1")
-        for uri, content_type, payload in (
-            ("https://example.org/api", "application/json", body),
-            ("https://example.org/", "text/html", b"<p>hi</p>"),
-        ):
-            headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
-                                       protocol="HTTP/1.1")  # fmt: skip
-            writer.write_record(writer.create_warc_record(
-                uri, "response", payload=io.BytesIO(payload), length=len(payload),
-                http_headers=headers))  # fmt: skip
+        write_responses(f, [("https://example.org/api", "application/json", body),
+                            ("https://example.org/", "text/html", b"<p>hi</p>")])  # fmt: skip
     done = redact_warc(src, dst)
     [left] = done["left_out"]
     assert left["uri"] == "https://example.org/api" and "outside any data: URI" in left["why"]

@@ -21,6 +21,7 @@ from warcio.warcwriter import WARCWriter
 
 from tests.conftest import db_url, run_vigil
 from tests.export.photos import CALM, FACES, PHOTO, pixels_of, sharpness
+from tests.export.warcs import write_responses
 from vigil.archive import Archive
 from vigil.enrich.runner import Runner
 from vigil.errors import InputError
@@ -354,15 +355,9 @@ def test_a_photo_cut_short_in_its_gzip_is_never_copied(tmp_path: Path, tagged_ph
     src, dst = tmp_path / "capture.warc.gz", tmp_path / "public.warc.gz"
     squeezed = gzip.compress(tagged_photo.read_bytes())
     body = squeezed[: len(squeezed) // 2]
-    headers = StatusAndHeaders("200 OK", [("Content-Type", "image/jpeg"),
-                                          ("Content-Encoding", "gzip"),
-                                          ("Content-Length", str(len(body)))],
-                               protocol="HTTP/1.1")  # fmt: skip
     with src.open("wb") as f:
-        writer = WARCWriter(f, gzip=True, warc_version="1.1")
-        writer.write_record(writer.create_warc_record(
-            "https://example.org/p.jpg", "response", payload=io.BytesIO(body),
-            length=len(body), http_headers=headers))  # fmt: skip
+        write_responses(f, [("https://example.org/p.jpg", "image/jpeg", body,
+                             [("Content-Encoding", "gzip")])])  # fmt: skip
     done = redact_warc(src, dst)
     judged = [r["uri"] for r in done["redacted"]] + [r["uri"] for r in done["left_out"]]
     assert judged == ["https://example.org/p.jpg"]
@@ -375,17 +370,9 @@ def test_a_warc_gzipped_as_a_whole_is_refused_not_half_copied(
     """warcio cannot place records in one gzip stream: no public copy is made of it (a
     public package leaves it out, saying why), rather than a crash or a wrong copy."""
     plain = io.BytesIO()
-    writer = WARCWriter(plain, gzip=False, warc_version="1.1")
-    body = tagged_photo.read_bytes()
-    for uri, content_type, payload in (
-        ("https://example.org/", "text/html", b"<p>hi</p>"),
-        ("https://example.org/p.jpg", "image/jpeg", body),
-    ):
-        headers = StatusAndHeaders("200 OK", [("Content-Type", content_type)],
-                                   protocol="HTTP/1.1")  # fmt: skip
-        writer.write_record(writer.create_warc_record(
-            uri, "response", payload=io.BytesIO(payload), length=len(payload),
-            http_headers=headers))  # fmt: skip
+    write_responses(plain, [("https://example.org/", "text/html", b"<p>hi</p>"),
+                            ("https://example.org/p.jpg", "image/jpeg", tagged_photo.read_bytes())],
+                    gzip=False)  # fmt: skip
     src = tmp_path / "whole.warc.gz"
     src.write_bytes(gzip.compress(plain.getvalue()))
     with pytest.raises(InputError, match="gzipped as a whole"):

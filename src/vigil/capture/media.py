@@ -151,45 +151,15 @@ class PlatformCapturer:
                 "actor": self.actor,
             }
         ]
-        with warc.open("rb") as f:
-            exchanges = self.archive.blobs.put(f)
-        events.append(
-            {
-                "v": 1,
-                "type": ITEM_ADDED,
-                "kind": "warc",
-                "at": now,
-                "item": new_item_id(),
-                "parent": post_id,
-                "sha256": exchanges.sha256,
-                "size": exchanges.size,
-                "media_type": "application/warc",
-                "name": f"{claims.get('platform', 'post')}-{claims.get('post_id', '')}.warc.gz",
-                "url": url,
-                "actor": self.actor,
-            }
-        )
+        name = f"{claims.get('platform', 'post')}-{claims.get('post_id', '')}.warc.gz"
+        events.append(self._child(post_id, now, warc, "warc", name=name, url=url,
+                                  media_type="application/warc"))  # fmt: skip
         for path in sorted(p for p in folder.iterdir() if p.is_file() and p != own):
             entry = _entry_of(path, entries) or info
-            with path.open("rb") as f:
-                blob = self.archive.blobs.put(f)
-            events.append(
-                {
-                    "v": 1,
-                    "type": ITEM_ADDED,
-                    "kind": "media",
-                    "at": now,
-                    "item": new_item_id(),
-                    "parent": post_id,
-                    "sha256": blob.sha256,
-                    "size": blob.size,
-                    "media_type": sniff_media_type(blob.head),
-                    "name": path.name,
-                    "url": entry.get("url") if _role(path, entry) == "media" else None,
-                    "role": _role(path, entry),
-                    "actor": self.actor,
-                }
-            )
+            role = _role(path, entry)
+            medium_url = entry.get("url") if role == "media" else None
+            events.append(self._child(post_id, now, path, "media", name=path.name, role=role,
+                                      url=medium_url))  # fmt: skip
         if not any(e.get("role") == "media" for e in events[1:]):
             result.problems.append(f"{url}: yt-dlp downloaded no media (info.json kept)")
         logged = self.archive.append_events(events)
@@ -197,6 +167,19 @@ class PlatformCapturer:
             self.archive.checkpoint()
         result.items = [ItemRow.from_event(ev) for ev in logged]
         return result
+
+    def _child(
+        self, post_id: str, now: str, path: Path, kind: str, *, name: str, url: str | None,
+        media_type: str | None = None, role: str | None = None,
+    ) -> dict[str, Any]:  # fmt: skip
+        """The ``item.added`` event of a file of the post (stored here)."""
+        with path.open("rb") as f:
+            blob = self.archive.blobs.put(f)
+        event = {"v": 1, "type": ITEM_ADDED, "kind": kind, "at": now, "item": new_item_id(),
+                 "parent": post_id, "sha256": blob.sha256, "size": blob.size,
+                 "media_type": media_type or sniff_media_type(blob.head), "name": name,
+                 "url": url, "actor": self.actor}  # fmt: skip
+        return event | ({"role": role} if role else {})
 
 
 @contextlib.contextmanager
