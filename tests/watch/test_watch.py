@@ -242,7 +242,7 @@ def test_account_listing_captures_each_post_once(archive: Archive, site: str) ->
     watcher.run(threading.Event(), once=True)
     assert sorted(i.url for i in archive.items() if i.kind == "post") == posts
     (status,) = watcher.status()
-    assert status.captured == 4 and status.failures == 0  # 2 posts + 2 media
+    assert status.captured == 6 and status.failures == 0  # 2 posts, their media and WARCs
 
 
 def test_a_malformed_feed_is_kept_and_reported(
