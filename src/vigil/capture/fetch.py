@@ -53,6 +53,8 @@ __all__ = [
     "FetchOptions",
     "Fetched",
     "WarcSession",
+    "check_recording",
+    "new_warc",
     "polite_session",
 ]
 
@@ -178,6 +180,26 @@ def ca_bundle(verify: bool | str) -> bool | str:
     return verify
 
 
+def check_recording() -> None:
+    """`CaptureError` unless warcio's recorder sits under urllib3 (it must be imported
+    first: `vigil.warcio_setup`), rather than capture without recording."""
+    if not issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection):
+        raise CaptureError(
+            "HTTP recording is unavailable: urllib3 was imported before warcio's "
+            "recorder; import vigil before requests or urllib3"
+        )
+
+
+def new_warc(out: BinaryIO, name: str, client: str, **info: str) -> WARCWriter:
+    """A WARC 1.1 writer on *out* (a gzip member per record), its ``warcinfo`` written:
+    Vigil and warcio recording for *client* (what made the HTTP requests)."""
+    writer = WARCWriter(out, gzip=True, warc_version="1.1")
+    about = {"software": f"Vigil {__version__} (warcio, {client})",
+             "format": "WARC File Format 1.1", **info}  # fmt: skip
+    writer.write_record(writer.create_warcinfo_record(name, about))
+    return writer
+
+
 class WarcSession:
     """``with WarcSession(path, options, blobs) as s: s.get(url)``; the WARC is complete
     on exit, and every body and TLS certificate read is in *blobs*."""
@@ -205,19 +227,12 @@ class WarcSession:
         self.session.cookies.clear()
 
     def __enter__(self) -> WarcSession:
-        if not issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection):
-            raise CaptureError(
-                "HTTP recording is unavailable: urllib3 was imported before warcio's "
-                "recorder; import vigil before requests or urllib3"
-            )
+        check_recording()
         self._file = self.path.open("xb")
-        self._writer = WARCWriter(self._file, gzip=True, warc_version="1.1")
-        info = {
-            "software": f"Vigil {__version__} (warcio, requests {requests.__version__})",
-            "format": "WARC File Format 1.1",
-            "http-header-user-agent": self.options.user_agent,
-        }
-        self._writer.write_record(self._writer.create_warcinfo_record(self.path.name, info))
+        self._writer = new_warc(
+            self._file, self.path.name, f"requests {requests.__version__}",
+            **{"http-header-user-agent": self.options.user_agent},
+        )  # fmt: skip
         self._capture = capture_http(self._writer, filter_func=self._noted)
         self._capture.__enter__()
         return self

@@ -32,12 +32,11 @@ from typing import TYPE_CHECKING, Any
 
 import yt_dlp
 from warcio.capture_http import capture_http
-from warcio.warcwriter import WARCWriter
 from yt_dlp.utils import DownloadError
 
 from vigil import __version__
 from vigil.capture.extractors import platform_extractor
-from vigil.capture.fetch import FetchOptions
+from vigil.capture.fetch import FetchOptions, check_recording, new_warc
 from vigil.capture.publicip import public_ip
 from vigil.capture.web import CaptureResult, WebCapturer
 from vigil.capture.ytdlp import post_claims
@@ -189,13 +188,12 @@ def _recording(path: Path) -> Iterator[None]:
     handlers both use): the requests and responses as they crossed the wire, with the
     server's IP, as for web captures. What ffmpeg fetches itself (some HLS and DASH
     downloads) is not in it."""
-    with path.open("xb") as f:
-        writer = WARCWriter(f, gzip=True, warc_version="1.1")
-        info = {"software": f"Vigil {__version__} (warcio, yt-dlp {yt_dlp.version.__version__})",
-                "format": "WARC File Format 1.1"}  # fmt: skip
-        writer.write_record(writer.create_warcinfo_record(path.name, info))
-        with capture_http(writer):
-            yield
+    check_recording()
+    with (
+        path.open("xb") as f,
+        capture_http(new_warc(f, path.name, f"yt-dlp {yt_dlp.version.__version__}")),
+    ):
+        yield
 
 
 def _entry_of(path: Path, entries: list[dict[str, Any]]) -> dict[str, Any] | None:

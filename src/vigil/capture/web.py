@@ -21,6 +21,7 @@ groups (one durable batch of blobs, one ledger append per group).
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.metadata
 import io
 import itertools
@@ -158,6 +159,18 @@ class _Prepared:
     events: list[dict[str, Any]]
     page: Fetched | None = None  # for the screenshot
     page_id: str | None = None
+
+
+@functools.cache
+def _tools() -> dict[str, str]:
+    """The versions a capture names (read once per process: installed metadata is slow)."""
+    return {
+        "vigil": __version__,
+        "requests": requests.__version__,
+        "warcio": importlib.metadata.version("warcio"),
+        "trafilatura": trafilatura.__version__,
+        "python": platform.python_version(),
+    }
 
 
 def _name_for(url: str) -> str:
@@ -343,15 +356,6 @@ class WebCapturer:
             return [f"{url}: HTTP {fetched.status}"]
         return []
 
-    def _tools(self) -> dict[str, str]:
-        return {
-            "vigil": __version__,
-            "requests": requests.__version__,
-            "warcio": importlib.metadata.version("warcio"),
-            "trafilatura": trafilatura.__version__,
-            "python": platform.python_version(),
-        }
-
     def _events(
         self,
         fetched: _Fetch,
@@ -387,7 +391,7 @@ class WebCapturer:
                     or {"User-Agent": self.options.user_agent},
                     "tls_certificates": certificates,
                     "problems": result.problems,
-                    "tools": self._tools(),
+                    "tools": dict(_tools()),  # (a copy: the cached one is shared)
                     **({"public_ip": ip} if (ip := public_ip()) else {}),
                 },
                 "actor": self.actor,

@@ -41,6 +41,7 @@ import re
 import subprocess
 import tempfile
 import urllib.parse
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,11 +49,11 @@ from typing import Any
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
 from vigil.export.clientip import mask_client_ips
-from vigil.export.leftovers import is_text, leftover_media, unescape
-from vigil.redact import redact_file, redactable
+from vigil.export.leftovers import DEPTH, is_media_type, is_text, leftover_media, unescape
+from vigil.redact import redact_file
 from vigil.sniff import sniff_media_type
 
-__all__ = ["embeds_media", "needs_public_copy", "redact_text_file", "scrub"]
+__all__ = ["embeds_media", "needs_public_copy", "public_text", "redact_text_file", "scrub"]
 
 _COLON = (  # ":" as written, or escaped for HTML, JSON/JS, CSS or a URL
     rb"(?::|&colon;|&#0{0,4}58;?|&#[xX]0{0,4}3[aA];?|\\[uU]003[aA]|\\[xX]3[aA]|%3[aA]"
@@ -65,10 +66,6 @@ _OPENERS = ((b'\\"', b'\\"'), (b"\\'", b"\\'"), (b"&quot;", b"&quot;"), (b"&#34;
 _BARE_END = re.compile(rb"[\s\"'()<>]")
 _SRCSET_END = re.compile(rb"\s{1,8}\d{1,6}(?:\.\d{1,6})?[wxWX]\s{0,8},")  # "<uri> 1x, <uri> 2x"
 _EMPTY = b"data:,"
-_DEPTH = 4  # texts inside texts: deeper than this is removed, not followed
-_TEXT_TYPES = ("text/", "image/svg+xml", "application/xhtml+xml", "application/xml",
-               "application/json", "application/javascript", "application/ecmascript",
-               "application/x-empty")  # fmt: skip
 
 
 class _Unreadable(ValueError):
@@ -140,6 +137,15 @@ def _closer(text: bytes, closer: bytes, after: int, closers: dict[bytes, tuple[i
     return len(text) if end < 0 else end
 
 
+def _regions(text: bytes) -> Iterator[tuple[int, int]]:
+    """Where each ``data:`` URI of *text* starts and ends, in order (each region is
+    consumed once: the scan is linear)."""
+    pos, closers = 0, dict[bytes, tuple[int, int]]()
+    while (anchor := _ANCHOR.search(text, pos)) is not None:
+        pos = _region_end(text, anchor.start(), anchor.end(), closers)
+        yield anchor.start(), pos
+
+
 def _escaped_quote(text: bytes, at: int) -> bool:
     """Whether the quote at *at* is escaped by an odd number of backslashes."""
     slashes = 0
@@ -159,10 +165,9 @@ class _Scrubber:
 
     def text(self, text: bytes, depth: int = 0) -> bytes:
         out: list[bytes] = []
-        pos, closers = 0, dict[bytes, tuple[int, int]]()
-        while (anchor := _ANCHOR.search(text, pos)) is not None:
-            end = _region_end(text, anchor.start(), anchor.end(), closers)
-            out += [text[pos : anchor.start()], self._replace(text[anchor.start() : end], depth)]
+        pos = 0
+        for start, end in _regions(text):
+            out += [text[pos:start], self._replace(text[start:end], depth)]
             pos = end
         out.append(text[pos:])
         return b"".join(out)
@@ -175,8 +180,8 @@ class _Scrubber:
         if uri is None or not uri.payload:
             return region  # prose ("Data: 82"), or nothing in it (``data:,`` itself)
         if is_text(uri.payload):  # (no image, video or audio is UTF-8 text: no libmagic)
-            if depth >= _DEPTH:
-                return self._removed(uri.media_type, f"texts nested more than {_DEPTH} deep")
+            if depth >= DEPTH:
+                return self._removed(uri.media_type, f"texts nested more than {DEPTH} deep")
             inner = self.text(uri.payload, depth + 1)
             if inner == uri.payload:
                 return region
@@ -185,7 +190,7 @@ class _Scrubber:
                 return head + base64.b64encode(inner)
             return head + urllib.parse.quote_from_bytes(inner, safe="/:=;,+").encode()
         sniffed = sniff_media_type(uri.payload[:HEAD_SIZE])
-        if redactable(sniffed) and sniffed != "image/svg+xml":
+        if is_media_type(sniffed):
             return self._redacted(uri.media_type, sniffed, uri.payload)
         return self._removed(uri.media_type, f"no public copy of {sniffed}")
 
@@ -214,31 +219,29 @@ class _Scrubber:
         return _EMPTY
 
 
-def _wide(text: bytes) -> str | None:
-    """The codec of a UTF-32 or UTF-16 text, by its byte-order mark; None for others."""
-    for bom, codec in (
-        (codecs.BOM_UTF32_LE, "utf-32-le"),
-        (codecs.BOM_UTF32_BE, "utf-32-be"),
-        (codecs.BOM_UTF16_LE, "utf-16-le"),
-        (codecs.BOM_UTF16_BE, "utf-16-be"),
-    ):
-        if text.startswith(bom):  # (UTF-32's little-endian mark starts like UTF-16's)
-            return codec
-    return None  # fmt: skip
+_MARKS = ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
+          (codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be"))  # fmt: skip
+# (UTF-32's little-endian mark starts like UTF-16's: it is looked for first)
 
 
-def _as_utf8(text: bytes) -> tuple[bytes, str | None]:
-    """*text* as UTF-8 (read by its byte-order mark), and the codec to write it back in;
-    `InputError` for a text holding NULs without a mark (UTF-16/32 that cannot be read)."""
-    codec = _wide(text)
-    if codec is None:
+def _wide(text: bytes) -> tuple[bytes, str] | None:
+    """The byte-order mark and codec of a UTF-32 or UTF-16 text; None for others."""
+    return next(((bom, codec) for bom, codec in _MARKS if text.startswith(bom)), None)
+
+
+def _as_utf8(text: bytes) -> tuple[bytes, tuple[bytes, str] | None]:
+    """*text* as UTF-8 (read by its byte-order mark), and the mark and codec to write it
+    back in; `InputError` for a text holding NULs without a mark (UTF-16/32 that
+    cannot be read)."""
+    wide = _wide(text)
+    if wide is None:
         if b"\x00" in text:
             raise InputError("it holds NUL bytes: a UTF-16/32 text without a byte-order mark "
                              "cannot be checked for embedded media")  # fmt: skip
         return text, None
-    bom = len(codecs.BOM_UTF32_LE if codec.startswith("utf-32") else codecs.BOM_UTF16_LE)
+    bom, codec = wide
     try:
-        return text[bom:].decode(codec).encode("utf-8", "surrogatepass"), codec
+        return text[len(bom) :].decode(codec).encode("utf-8", "surrogatepass"), wide
     except UnicodeDecodeError as exc:
         raise InputError(f"it does not decode as {codec} ({exc.reason})") from None
 
@@ -249,16 +252,14 @@ def embeds_media(text: bytes, depth: int = 0) -> bool:
     UTF-16/32 text (checked in UTF-8)."""
     if _wide(text) is not None or b"\x00" in text:
         return True
-    pos, closers = 0, dict[bytes, tuple[int, int]]()
-    while (anchor := _ANCHOR.search(text, pos)) is not None:
-        pos = _region_end(text, anchor.start(), anchor.end(), closers)
+    for start, end in _regions(text):
         try:
-            uri = _parse(text[anchor.start() : pos])
+            uri = _parse(text[start:end])
         except _Unreadable:
             return True
         if uri is None or not uri.payload:
             continue
-        if not is_text(uri.payload) or depth >= _DEPTH:
+        if not is_text(uri.payload) or depth >= DEPTH:
             return True
         if embeds_media(uri.payload, depth + 1):
             return True
@@ -268,43 +269,45 @@ def embeds_media(text: bytes, depth: int = 0) -> bool:
 def scrub(text: bytes, *, detect: bool = True) -> tuple[bytes, list[dict[str, Any]]]:
     """*text* with every ``data:`` URI made safe, and what was done to each;
     `InputError` if media is left that this could not rewrite (see the module note)."""
-    utf8, codec = _as_utf8(text)
+    utf8, wide = _as_utf8(text)
     with tempfile.TemporaryDirectory(prefix="vigil-datauri-") as scratch:
         scrubber = _Scrubber(Path(scratch), detect)
         out = scrubber.text(utf8)
         why = leftover_media(out, scrubber.made)
     if why is not None:
         raise InputError(f"embedded media that cannot be made public: {why}")
-    if codec is not None:  # written back as it came, mark included
-        out = _bom(codec) + out.decode("utf-8", "surrogatepass").encode(codec, "surrogatepass")
+    if wide is not None:  # written back as it came, mark included
+        bom, codec = wide
+        out = bom + out.decode("utf-8", "surrogatepass").encode(codec, "surrogatepass")
     return out, scrubber.found
 
 
-def _bom(codec: str) -> bytes:
-    return {"utf-32-le": codecs.BOM_UTF32_LE, "utf-32-be": codecs.BOM_UTF32_BE,
-            "utf-16-le": codecs.BOM_UTF16_LE, "utf-16-be": codecs.BOM_UTF16_BE}[codec]  # fmt: skip
+def public_text(text: bytes, *, detect: bool = True) -> tuple[bytes, dict[str, Any]]:
+    """*text* made public: its ``data:`` URIs scrubbed (`scrub`: `InputError` if it cannot
+    be) and the capturer's address masked in platform URLs (`vigil.export.clientip`);
+    and what was done (``data_uris``, ``client_ips_masked``)."""
+    found: list[dict[str, Any]] = []
+    if embeds_media(text):
+        text, found = scrub(text, detect=detect)
+    text, masked = mask_client_ips(text)
+    return text, {"data_uris": found, "client_ips_masked": masked}
 
 
 def redact_text_file(
     src: Path, dst: Path, media_type: str, *, detect: bool = True
 ) -> dict[str, Any]:
-    """A public copy of the text *src* at *dst*: its ``data:`` URIs scrubbed and the
-    capturer's address masked in platform URLs (`vigil.export.clientip`); the result
-    in the shape of `vigil.redact.redact_file`'s."""
+    """A public copy of the text *src* at *dst* (`public_text`); the result in the shape
+    of `vigil.redact.redact_file`'s."""
     text = src.read_bytes()
     if not needs_public_copy(text):
         raise InputError(f"{src.name}: a {media_type} text with no data: URI or client "
                          "address has nothing to redact (it is public as it is)")  # fmt: skip
-    found: list[dict[str, Any]] = []
-    if embeds_media(text):
-        try:
-            text, found = scrub(text, detect=detect)
-        except InputError as exc:
-            raise InputError(f"{src.name}: {exc}") from None
-    text, masked = mask_client_ips(text)
-    dst.write_bytes(text)
-    return {"media_type": media_type, "data_uris": found, "client_ips_masked": masked,
-            "boxes": [], "detected": detect}  # fmt: skip
+    try:
+        public, done = public_text(text, detect=detect)
+    except InputError as exc:
+        raise InputError(f"{src.name}: {exc}") from None
+    dst.write_bytes(public)
+    return {"media_type": media_type, **done, "boxes": [], "detected": detect}
 
 
 def needs_public_copy(text: bytes) -> bool:

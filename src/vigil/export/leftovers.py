@@ -28,7 +28,7 @@ from vigil.blobs.base import HEAD_SIZE
 from vigil.redact import redactable
 from vigil.sniff import sniff_media_type
 
-__all__ = ["BINARY_RUN", "decode_base64", "is_text", "leftover_media", "media_in", "unescape"]
+__all__ = ["DEPTH", "is_media_type", "is_text", "leftover_media", "unescape"]
 
 DEPTH = 4  # texts inside texts followed this deep; deeper is refused
 LONG_RUN = 1024  # base64 characters: shorter runs are tokens, hashes, keys
@@ -48,9 +48,6 @@ _SIGNATURES = (b"\xff\xd8\xff", b"Exif\x00\x00", b"<x:xmpmeta", b"ns.adobe.com/x
                b"\x89PNG\r\n", b"IHDR", b"IDAT", b"ftypisom", b"ftypmp4", b"ftypheic",
                b"ftypavif", b"ftypqt", b"\x1a\x45\xdf\xa3", b"WEBPVP8", b"GIF87a", b"GIF89a",
                b"OggS", b"ID3\x03", b"ID3\x04", b"RIFF")  # fmt: skip
-_TEXT_TYPES = ("text/", "image/svg+xml", "application/xhtml+xml", "application/xml",
-               "application/json", "application/javascript", "application/ecmascript",
-               "application/x-empty")  # fmt: skip
 
 
 def unescape(text: str) -> str:
@@ -94,12 +91,17 @@ def is_text(data: bytes) -> bool:
     return True
 
 
+def is_media_type(media_type: str) -> bool:
+    """An image (not SVG: a text), a video or audio: what only a redacted copy may show."""
+    return redactable(media_type) and media_type != "image/svg+xml"
+
+
 def media_in(head: bytes) -> str:
     """The media type of *head* if it is an image (not SVG), a video or audio; else ''."""
     if not head or is_text(head[:HEAD_SIZE]):
         return ""
     sniffed = sniff_media_type(head[:HEAD_SIZE])
-    return sniffed if redactable(sniffed) and sniffed != "image/svg+xml" else ""
+    return sniffed if is_media_type(sniffed) else ""
 
 
 def leftover_media(text: bytes, made: set[str], depth: int = 0) -> str | None:

@@ -2,9 +2,10 @@
 
 * texts that are content (files, posts, pages, their extracted text, media such as
   subtitles, incidents) are public as they are, unless they embed media as ``data:``
-  URIs (a photo inside a page's HTML): then by their redacted copy, the text with each
-  such image or video redacted and anything else embedded removed
-  (`vigil.export.datauris`); texts that describe an original
+  URIs (a photo inside a page's HTML) or name the capturer's address in a platform's
+  signed URL: then by their redacted copy, the text with each such image or video
+  redacted, anything else embedded removed and the address masked
+  (`vigil.export.datauris`, `vigil.export.clientip`); texts that describe an original
   (its metadata with GPS, C2PA, OCR, hashes, WARC indexes) or hold lists of people
   (casualty lists, linkage, estimates) are left out;
 * images, videos and audio are replaced by their latest **redacted copy**

@@ -39,7 +39,7 @@ from vigil import __version__
 from vigil.blobs.base import HEAD_SIZE
 from vigil.errors import InputError
 from vigil.export.clientip import mask_client_ips, mask_in
-from vigil.export.datauris import embeds_media, needs_public_copy, scrub
+from vigil.export.datauris import needs_public_copy, public_text
 from vigil.export.public import TEXTS
 from vigil.redact import redact_file
 from vigil.sniff import sniff_media_type
@@ -127,13 +127,12 @@ def _scrubbed_record(
     """Write the new record for a text that embeds media or names the capturer's address
     (in it or in its URI); what was done. `InputError` if its media cannot all be
     rewritten (`vigil.export.datauris`)."""
-    text, found = scrub(payload, detect=detect) if embeds_media(payload) else (payload, [])
-    text, masked = mask_client_ips(text)
+    text, done = public_text(payload, detect=detect)
     headers = record.http_headers if record.http_headers is not None else record.rec_headers
     content_type = headers.get_header("Content-Type") or "text/plain"  # (its charset kept)
     _rebuilt(writer, record, io.BytesIO(text), len(text), content_type, out)
     uri = mask_in(record.rec_headers.get_header("WARC-Target-URI"))
-    return {"uri": uri, "data_uris": found, "client_ips_masked": masked}
+    return {"uri": uri, **done}
 
 
 def _warcinfo(writer: WARCWriter, name: str) -> bytes:

@@ -91,7 +91,7 @@ class Watcher:
         self.enricher = BackgroundEnrich(archive.root, enabled=enrich)
         self.sources = sources
         options = dataclasses.replace(options or FetchOptions(), host_gap=host_gap)
-        self.recorders = Recorders(archive, RecordOptions(fetch=options or FetchOptions()))
+        self.recorders = Recorders(archive, RecordOptions(fetch=options))
         self.poller = Poller(archive, options, self.recorders, clock=lambda: self.clock())
         self.host_gap = host_gap
         self.clock = clock
