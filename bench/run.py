@@ -421,11 +421,18 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
     base = f"http://127.0.0.1:{server.server_port}"
     urls = [f"{base}/p/{n}.html" for n in range(pages)]
     (work / "urls.txt").write_text("\n".join(urls) + "\n")
-    wget_times = []
+    # Each run writes to a folder of its own, and all are removed only after the last
+    # run: on ext4 without a journal (these machines), creating files right after many
+    # were deleted is slow (the allocator skips inodes freed in the last minutes, reading
+    # inode tables to do so), and removing one run's files just before the next made that
+    # run 2-4 times slower, whichever tool it was. The tools take turns for the same reason.
+    outputs: list[Path] = []
+    wget_times, vigil_times = [], []
     for attempt in range(2):
         out = work / f"wget-{attempt}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
+        outputs.append(out)
         started = time.perf_counter()
         subprocess.run(
             [
@@ -442,11 +449,9 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
             check=False,  # wget exits 8 if any request failed; none should
         )
         wget_times.append(time.perf_counter() - started)
-        shutil.rmtree(out, ignore_errors=True)
-    vigil_times = []
-    for attempt in range(2):
         archive = work / f"archive-capture-{attempt}"
         shutil.rmtree(archive, ignore_errors=True)
+        outputs.append(archive)
         subprocess.run(
             [*VIGIL, "--archive", str(archive), "init"], check=True, stdout=subprocess.DEVNULL
         )
@@ -457,7 +462,8 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
             stdout=subprocess.DEVNULL,
         )
         vigil_times.append(time.perf_counter() - started)
-        shutil.rmtree(archive, ignore_errors=True)
+    for out in outputs:
+        shutil.rmtree(out, ignore_errors=True)
     server.shutdown()
     wget_s, vigil_s = min(wget_times), min(vigil_times)
     _line(

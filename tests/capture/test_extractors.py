@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from yt_dlp.extractor import gen_extractor_classes
+from yt_dlp.extractor.common import InfoExtractor
 
 from vigil.capture.extractors import platform_extractor, required_text
 
@@ -84,3 +85,55 @@ def test_the_index_cache_is_rebuilt_when_damaged(
         cached = json.loads(path.read_text(encoding="utf-8"))  # written anew, whole
         assert len(cached["keys"]) == len(cached["texts"]) > 1000
     extractors._index.cache_clear()
+
+
+class _OtherIE(InfoExtractor):
+    _VALID_URL = r"https?://other\.example/(?P<id>\d+)"
+
+
+class _NarrowingIE(InfoExtractor):
+    _VALID_URL = r"https?://narrow\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return False if _OtherIE.suitable(url) else bool(super().suitable(url))
+
+
+class _NarrowingInStepsIE(InfoExtractor):
+    _VALID_URL = r"https?://steps\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        if "?list=" in url:
+            return False
+        return not _OtherIE.suitable(url) and super().suitable(url)
+
+
+class _WideningIE(InfoExtractor):
+    _VALID_URL = r"https?://wide\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return "wide" in url or bool(super().suitable(url))
+
+
+class _ReturnsTrueIE(InfoExtractor):
+    _VALID_URL = r"https?://true\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        if url.endswith("/special"):
+            return True
+        return bool(super().suitable(url))
+
+
+def test_an_overridden_suitable_that_only_narrows_keeps_its_patterns_text() -> None:
+    """Most extractors that override `suitable` only exclude URLs another one takes;
+    what their pattern requires still rules them out. Any other code is always asked."""
+    from vigil.capture.extractors import _texts
+
+    assert _texts(_NarrowingIE) == (("://narrow.example/", False),)
+    assert _texts(_NarrowingInStepsIE) == (("://steps.example/", False),)
+    assert _texts(_WideningIE) is None
+    assert _texts(_ReturnsTrueIE) is None
+    assert _texts(_OtherIE) == (("://other.example/", False),)

@@ -12,10 +12,13 @@ test does not rule out, and no test at all for extractors that override
 
 from __future__ import annotations
 
+import ast
 import contextlib
+import inspect
 import json
 import os
 import re
+import textwrap
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -110,14 +113,64 @@ def required_text(pattern: str) -> Requirement | None:
     return _best(found) if found else None
 
 
+def _only_if_inherited(node: ast.expr) -> bool:
+    """Whether *node* can be true only when the inherited `suitable` (the pattern match)
+    is: ``super().suitable(url)``, ``cls._match_valid_url(url) is not None``, a false
+    constant, ``bool(A)``, ``A if B else C`` of two such, ``A and B`` with one such."""
+    match node:
+        case ast.Constant(value=value):
+            return not value
+        case ast.Call(func=ast.Attribute(attr="suitable", value=ast.Call(func=ast.Name("super")))):
+            return True
+        case ast.Compare(
+            left=ast.Call(func=ast.Attribute(value=ast.Name("cls"), attr="_match_valid_url")),
+            ops=[ast.IsNot()],
+            comparators=[ast.Constant(value=None)],
+        ):
+            return True
+        case ast.Call(func=ast.Name("bool"), args=[argument], keywords=[]):
+            return _only_if_inherited(argument)
+        case ast.IfExp(body=body, orelse=orelse):
+            return _only_if_inherited(body) and _only_if_inherited(orelse)
+        case ast.BoolOp(op=ast.And(), values=values):
+            return any(_only_if_inherited(v) for v in values)
+    return False
+
+
+def _narrows_pattern(extractor: Any) -> bool:
+    """Whether the extractor's own `suitable` only narrows its pattern: every ``return``
+    in it gives false or something `_only_if_inherited`, and what it inherits is yt-dlp's
+    (``return False if OtherIE.suitable(url) else super().suitable(url)``: most of the
+    extractors that override `suitable`). Its pattern's required text then applies."""
+    inherited = [c for c in extractor.__mro__[1:] if "suitable" in c.__dict__]
+    if not inherited or any(c not in _BASES for c in inherited):
+        return False
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(extractor.suitable)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    function = tree.body[0]
+    if not isinstance(function, ast.FunctionDef):
+        return False
+    nodes = [n for statement in function.body for n in ast.walk(statement)]
+    if any(isinstance(n, (ast.Yield, ast.YieldFrom, ast.Lambda, ast.FunctionDef)) for n in nodes):
+        return False
+    returns = [n for n in nodes if isinstance(n, ast.Return)]
+    return bool(returns) and all(
+        r.value is not None and _only_if_inherited(r.value) for r in returns
+    )
+
+
 def _texts(extractor: Any) -> tuple[tuple[str, bool], ...] | None:
     """Texts one of which any URL the extractor accepts contains; None: always ask."""
     if not any(
-        extractor.suitable.__func__ is base.suitable.__func__
-        and extractor._match_valid_url.__func__ is base._match_valid_url.__func__
-        for base in _BASES
+        extractor._match_valid_url.__func__ is base._match_valid_url.__func__ for base in _BASES
     ):
         return None  # its own code decides, not one regex: always ask
+    if not any(extractor.suitable.__func__ is base.suitable.__func__ for base in _BASES) and (
+        not _narrows_pattern(extractor)
+    ):
+        return None
     patterns = extractor._VALID_URL
     if patterns is False:
         return ()  # matches nothing
@@ -170,7 +223,7 @@ def _cache_path() -> Path:
     from vigil import __version__
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vigil"
-    return base / f"extractors-{ytdlp_version}-{__version__}.json"
+    return base / f"extractors-2-{ytdlp_version}-{__version__}.json"  # 2: `_narrows_pattern`
 
 
 def _load_texts(extractors: list[Any]) -> list[Requirement | None]:

@@ -34,10 +34,11 @@ import requests
 import urllib3.connection
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
-from warcio.capture_http import RecordingHTTPConnection, capture_http
+from warcio.capture_http import RecordingHTTPConnection
 from warcio.warcwriter import WARCWriter
 
 from vigil import __version__
+from vigil.capture.spool import recording
 from vigil.errors import CaptureError
 
 if TYPE_CHECKING:
@@ -190,7 +191,7 @@ def check_recording() -> None:
         )
 
 
-def new_warc(out: BinaryIO, name: str, client: str, **info: str) -> WARCWriter:
+def new_warc(out: BinaryIO | io.RawIOBase, name: str, client: str, **info: str) -> WARCWriter:
     """A WARC 1.1 writer on *out* (a gzip member per record), its ``warcinfo`` written:
     Vigil and warcio recording for *client* (what made the HTTP requests)."""
     writer = WARCWriter(out, gzip=True, warc_version="1.1")
@@ -201,21 +202,23 @@ def new_warc(out: BinaryIO, name: str, client: str, **info: str) -> WARCWriter:
 
 
 class WarcSession:
-    """``with WarcSession(path, options, blobs) as s: s.get(url)``; the WARC is complete
-    on exit, and every body and TLS certificate read is in *blobs*."""
+    """``with WarcSession(out, name, options, blobs) as s: s.get(url)``: the WARC (named
+    *name* in its warcinfo) is written to *out* and complete on exit, and every body and
+    TLS certificate read is in *blobs*."""
 
     def __init__(
         self,
-        path: Path,
+        out: BinaryIO | io.RawIOBase,
+        name: str,
         options: FetchOptions,
         blobs: BlobStore,
         session: requests.Session | None = None,
     ) -> None:
-        self.path = path
+        self.out = out
+        self.name = name
         self.options = options
         self.blobs = blobs
         self.certificates: list[dict[str, str]] = []  # url and sha256 of each one stored
-        self._file: BinaryIO | None = None
         self._writer: WARCWriter | None = None
         self._capture: Any = None
         self._responses: list[StatusAndHeaders] = []  # WARC headers of each response written
@@ -228,12 +231,11 @@ class WarcSession:
 
     def __enter__(self) -> WarcSession:
         check_recording()
-        self._file = self.path.open("xb")
         self._writer = new_warc(
-            self._file, self.path.name, f"requests {requests.__version__}",
+            self.out, self.name, f"requests {requests.__version__}",
             **{"http-header-user-agent": self.options.user_agent},
         )  # fmt: skip
-        self._capture = capture_http(self._writer, filter_func=self._noted)
+        self._capture = recording(self._writer, filter_func=self._noted)
         self._capture.__enter__()
         return self
 
@@ -253,9 +255,7 @@ class WarcSession:
     ) -> None:
         self._capture.__exit__(exc_type, exc, tb)
         self.session.close()  # (its connections record into this WARC: never reused)
-        if self._file is not None:
-            self._file.flush()
-            self._file.close()
+        self.out.flush()
 
     def get(self, url: str, *, keep_body: bool = False) -> Fetched:
         """Fetch *url* (following redirects); `CaptureError` if no response came at all."""

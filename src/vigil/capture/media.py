@@ -31,13 +31,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yt_dlp
-from warcio.capture_http import capture_http
 from yt_dlp.utils import DownloadError
 
 from vigil import __version__
 from vigil.capture.extractors import platform_extractor
 from vigil.capture.fetch import FetchOptions, check_recording, new_warc
 from vigil.capture.publicip import public_ip
+from vigil.capture.spool import recording
 from vigil.capture.web import CaptureResult, WebCapturer
 from vigil.capture.ytdlp import post_claims
 from vigil.db.index import ItemRow
@@ -191,7 +191,7 @@ def _recording(path: Path) -> Iterator[None]:
     check_recording()
     with (
         path.open("xb") as f,
-        capture_http(new_warc(f, path.name, f"yt-dlp {yt_dlp.version.__version__}")),
+        recording(new_warc(f, path.name, f"yt-dlp {yt_dlp.version.__version__}")),
     ):
         yield
 

@@ -35,7 +35,6 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -49,6 +48,7 @@ from vigil.capture.fetch import Fetched, FetchOptions, WarcSession, polite_sessi
 from vigil.capture.page import PageText, extract_text, media_urls
 from vigil.capture.publicip import public_ip
 from vigil.capture.screenshot import take_screenshot
+from vigil.capture.spool import Spool
 from vigil.errors import CaptureError
 from vigil.events import DERIVATIVE_ADDED, ITEM_ADDED, Actor, rfc3339, utc_now
 from vigil.ids import new_item_id
@@ -99,7 +99,7 @@ class _Fetch:
 
     url: str
     started: dt.datetime
-    tmp: Path
+    warc: Spool
     page: Fetched | None = None
     text: PageText | None = None
     responses: list[_Response] = field(default_factory=list)
@@ -136,16 +136,15 @@ class _Fetch:
         if not wanted:
             return
         lost = set()
-        with self.tmp.open("rb") as stream:
-            for record in ArchiveIterator(stream):
-                response = wanted.get(record.rec_headers.get_header("WARC-Record-ID"))
-                if response is None:
-                    continue
-                try:
-                    response.blob = store.put(record.content_stream())
-                except (OSError, ValueError, EOFError, zlib.error) as exc:
-                    self.problems.append(f"{response.url}: body unreadable in the WARC: {exc}")
-                    lost.add(response.record_id)
+        for record in ArchiveIterator(self.warc.reader()):
+            response = wanted.get(record.rec_headers.get_header("WARC-Record-ID"))
+            if response is None:
+                continue
+            try:
+                response.blob = store.put(record.content_stream())
+            except (OSError, ValueError, EOFError, zlib.error) as exc:
+                self.problems.append(f"{response.url}: body unreadable in the WARC: {exc}")
+                lost.add(response.record_id)
         self.responses = [r for r in self.responses if r.blob.size > 0 and r.record_id not in lost]
         if self.page_response is not None and self.page_response not in self.responses:
             self.page_response = None
@@ -285,15 +284,16 @@ class WebCapturer:
         """The network half of a capture: the temporary WARC, and each body and TLS
         certificate stored as a blob as it is read (thread-safe; nothing is logged)."""
         started = utc_now()
-        tmp = self.archive.blobs.tmp / f"{os.getpid()}-{secrets.token_hex(8)}.warc.gz"
-        fetched = _Fetch(url, started, tmp)
+        fetched = _Fetch(url, started, Spool(self.archive.blobs.tmp))
         if urlsplit(url).scheme not in ("http", "https"):
             fetched.error = CaptureError(f"{url}: not an http(s) URL")
             return fetched
         try:
             if not hasattr(self._local, "session"):
                 self._local.session = polite_session(self.options)
-            warc = WarcSession(tmp, self.options, self.archive.blobs, self._local.session)
+            name = f"{os.getpid()}-{secrets.token_hex(8)}.warc.gz"
+            warc = WarcSession(fetched.warc, name, self.options, self.archive.blobs,
+                               self._local.session)  # fmt: skip
             with warc as session:
                 page = session.get(url, keep_body=True)
                 fetched.page = page
@@ -309,10 +309,10 @@ class WebCapturer:
             if page.body:
                 fetched.text = extract_text(page.body, page.final_url, page.content_type)
         except CaptureError as exc:
-            tmp.unlink(missing_ok=True)
+            fetched.warc.close()
             fetched.error = exc
         except BaseException:
-            tmp.unlink(missing_ok=True)
+            fetched.warc.close()
             raise
         return fetched
 
@@ -321,11 +321,10 @@ class WebCapturer:
         assert fetched.page is not None
         result = CaptureResult(fetched.url, problems=fetched.problems)
         try:
-            with fetched.tmp.open("rb") as f:
-                warc = self.archive.blobs.put(f)
+            warc = self.archive.blobs.put(fetched.warc.reader())
             events, page_id = self._events(fetched, warc, result)
         finally:
-            fetched.tmp.unlink(missing_ok=True)
+            fetched.warc.close()
         return _Prepared(result, events, fetched.page if fetched.page.body else None, page_id)
 
     def _commit(

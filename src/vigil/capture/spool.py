@@ -1,0 +1,113 @@
+"""Scratch space for a capture's bytes: memory first, an anonymous file past a limit.
+
+A capture writes its WARC, and warcio buffers each HTTP exchange it records, before
+they are stored as blobs. Most of these are small (a page and its images: tens of kB),
+and a temporary file for each costs more than the bytes in it: on ext4 without a
+journal (the machines here), every inode freed makes the next allocations skip it for
+a minute or more, reading inode tables to do so, so a capture run that created and
+removed two scratch files a page slowed itself down as it went. Past `SPOOL` bytes
+(video), the bytes go to an unnamed file (O_TMPFILE): memory stays flat.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from warcio.capture_http import RecordingHTTPConnection, RequestRecorder
+from warcio.warcwriter import WARCWriter
+
+__all__ = ["SPOOL", "Spool", "recording"]
+
+SPOOL = 16 << 20
+"""Bytes a scratch buffer keeps in memory before it moves to a file."""
+
+
+class Spool(io.RawIOBase):
+    """A writable scratch buffer: in memory up to *limit* bytes, then in an unnamed file
+    in *folder* (gone when closed). `reader` rewinds it for reading what was written."""
+
+    def __init__(self, folder: Path | None = None, limit: int = SPOOL) -> None:
+        super().__init__()
+        self._folder = folder
+        self._limit = limit
+        self._memory = io.BytesIO()
+        self._buffer: BinaryIO = self._memory
+        self._in_memory = True
+
+    def writable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        if self._in_memory and self._buffer.tell() + len(data) > self._limit:
+            spilled = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115  (kept open)
+            spilled.write(self._memory.getbuffer())
+            self._buffer, self._in_memory = spilled, False
+            self._memory = io.BytesIO()
+        return self._buffer.write(data)
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._buffer.read(-1 if size is None else size)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self._buffer.readline(-1 if size is None else size)
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._buffer.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._buffer.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._buffer.tell()
+
+    def flush(self) -> None:
+        self._buffer.flush()
+
+    def fileno(self) -> int:
+        """The file's descriptor once spilled (so blob stores copy it in the kernel)."""
+        if self._in_memory:
+            raise io.UnsupportedOperation("in memory")
+        return self._buffer.fileno()
+
+    def close(self) -> None:
+        super().close()
+        self._buffer.close()
+
+    def reader(self) -> BinaryIO:
+        """This buffer from its first byte, for reading."""
+        self._buffer.flush()
+        self._buffer.seek(0)
+        return self._buffer
+
+
+class _Recorder(RequestRecorder):  # type: ignore[misc]  # (warcio has no type hints)
+    """warcio's recorder with `Spool` buffers: its own, 16 kB in memory, sent every
+    image to a temporary file."""
+
+    def _create_buffer(self) -> Spool:
+        return Spool()
+
+
+@contextlib.contextmanager
+def recording(writer: WARCWriter, filter_func: Callable[..., Any] | None = None) -> Iterator[None]:
+    """Record every HTTP exchange made on this thread into *writer* (warcio's
+    `capture_http`, with `Spool` buffers); *filter_func* sees each request and
+    response record before they are written."""
+    RecordingHTTPConnection.local.recorder = _Recorder(writer, filter_func, record_ip=True)
+    try:
+        yield
+    finally:
+        RecordingHTTPConnection.local.recorder = None
