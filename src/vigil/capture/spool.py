@@ -80,6 +80,7 @@ class Spool(io.RawIOBase):
         """The file's descriptor once spilled (so blob stores copy it in the kernel)."""
         if self._in_memory:
             raise io.UnsupportedOperation("in memory")
+        self._buffer.flush()
         return self._buffer.fileno()
 
     def close(self) -> None:
