@@ -74,6 +74,14 @@ def _line(name: str, value: str, ratio: float, reference: str, goal: str) -> Non
     print(f"{name:44} {value:>18}   ratio {ratio:6.2f}   (reference: {reference}; goal {goal})")
 
 
+def _machine_cpu() -> float:
+    """CPU seconds every core of the machine has been busy since boot (/proc/stat): what a
+    run costs in all, server included, steadier than its wall time on a shared machine."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 _PEAK = (
     "import atexit, sys\n"
     "def peak():\n"
@@ -427,13 +435,13 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
     # inode tables to do so), and removing one run's files just before the next made that
     # run 2-4 times slower, whichever tool it was. The tools take turns for the same reason.
     outputs: list[Path] = []
-    wget_times, vigil_times = [], []
+    wget_times, vigil_times, wget_cpu, vigil_cpu = [], [], [], []
     for attempt in range(2):
         out = work / f"wget-{attempt}"
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir(parents=True)
         outputs.append(out)
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _machine_cpu()
         subprocess.run(
             [
                 "wget",
@@ -449,19 +457,21 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
             check=False,  # wget exits 8 if any request failed; none should
         )
         wget_times.append(time.perf_counter() - started)
+        wget_cpu.append(_machine_cpu() - cpu)
         archive = work / f"archive-capture-{attempt}"
         shutil.rmtree(archive, ignore_errors=True)
         outputs.append(archive)
         subprocess.run(
             [*VIGIL, "--archive", str(archive), "init"], check=True, stdout=subprocess.DEVNULL
         )
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), _machine_cpu()
         subprocess.run(
             [*VIGIL, "--archive", str(archive), "capture", "--no-screenshot", "--no-enrich", *urls],
             check=True,
             stdout=subprocess.DEVNULL,
         )
         vigil_times.append(time.perf_counter() - started)
+        vigil_cpu.append(_machine_cpu() - cpu)
     for out in outputs:
         shutil.rmtree(out, ignore_errors=True)
     server.shutdown()
@@ -473,6 +483,13 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
         vigil_s / wget_s,
         f"wget --warc-file -p {wget_s:.1f} s",
         "<= 1.50",
+    )
+    print(
+        f"{'':44} machine CPU in each run (server included): Vigil "
+        + ", ".join(f"{c:.1f}" for c in vigil_cpu)
+        + " s; wget "
+        + ", ".join(f"{c:.1f}" for c in wget_cpu)
+        + " s"
     )
 
 
