@@ -127,6 +127,52 @@ class _ReturnsTrueIE(InfoExtractor):
         return bool(super().suitable(url))
 
 
+class _RebindsUrlIE(InfoExtractor):
+    _VALID_URL = r"https?://rebound\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        url = url.replace("mirror.example", "rebound.example")
+        return bool(super().suitable(url))
+
+
+class _AsksAboutAnotherUrlIE(InfoExtractor):
+    _VALID_URL = r"https?://another\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return bool(super().suitable(url.replace("mirror.example", "another.example")))
+
+
+class _AsksAnotherClassIE(InfoExtractor):
+    _VALID_URL = r"https?://someone\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        return bool(super(_OtherIE, _OtherIE).suitable(url))
+
+
+class _WalrusIE(InfoExtractor):
+    _VALID_URL = r"https?://walrus\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        if url := url.replace("mirror.example", "walrus.example"):
+            pass
+        return False if _OtherIE.suitable(url) else bool(super().suitable(url))
+
+
+class _LoopsIE(InfoExtractor):
+    _VALID_URL = r"https?://loops\.example/(?P<id>\w+)"
+
+    @classmethod
+    def suitable(cls, url: str) -> bool:
+        for other in (url, url.replace("mirror", "loops")):
+            if super().suitable(other):
+                return bool(super().suitable(other))
+        return False
+
+
 def test_an_overridden_suitable_that_only_narrows_keeps_its_patterns_text() -> None:
     """Most extractors that override `suitable` only exclude URLs another one takes;
     what their pattern requires still rules them out. Any other code is always asked."""
@@ -137,3 +183,13 @@ def test_an_overridden_suitable_that_only_narrows_keeps_its_patterns_text() -> N
     assert _texts(_WideningIE) is None
     assert _texts(_ReturnsTrueIE) is None
     assert _texts(_OtherIE) == (("://other.example/", False),)
+    mirror, other = "https://mirror.example/1", "https://other.example/1"
+    for unsure, accepted in (
+        (_RebindsUrlIE, mirror),
+        (_AsksAboutAnotherUrlIE, mirror),
+        (_AsksAnotherClassIE, other),
+        (_WalrusIE, mirror),
+        (_LoopsIE, mirror),
+    ):  # each accepts a URL without the text its pattern requires: always asked
+        assert unsure.suitable(accepted) and not unsure._match_valid_url(accepted)
+        assert _texts(unsure) is None, unsure

@@ -31,3 +31,12 @@ def test_past_the_limit_the_bytes_move_to_an_unnamed_file(tmp_path: Path) -> Non
     assert spool.reader().read() == data
     spool.close()
     assert spool.closed
+
+
+def test_a_spill_keeps_the_position_written_at(tmp_path: Path) -> None:
+    """Bytes written after a seek back land where they do in memory, spilled or not."""
+    spool = Spool(tmp_path, limit=8)
+    spool.write(b"abcdef")
+    spool.seek(0)
+    spool.write(b"XYZWVUTSRQP")  # past the limit: spills, from position 0
+    assert spool.reader().read() == b"XYZWVUTSRQP"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import hashlib
 import inspect
 import json
 import os
@@ -113,35 +114,65 @@ def required_text(pattern: str) -> Requirement | None:
     return _best(found) if found else None
 
 
-def _only_if_inherited(node: ast.expr) -> bool:
-    """Whether *node* can be true only when the inherited `suitable` (the pattern match)
-    is: ``super().suitable(url)``, ``cls._match_valid_url(url) is not None``, a false
-    constant, ``bool(A)``, ``A if B else C`` of two such, ``A and B`` with one such."""
+def _only_if_inherited(node: ast.expr, cls: str, url: str) -> bool:
+    """Whether *node* can be true only when the inherited `suitable` (the pattern match of
+    the URL given, *url*) is: ``super().suitable(url)``, ``cls._match_valid_url(url) is not
+    None``, a false constant, ``bool(A)``, ``A if B else C`` of two such, ``A and B`` with
+    one such. *cls* and *url* name the method's parameters."""
     match node:
         case ast.Constant(value=value):
             return not value
-        case ast.Call(func=ast.Attribute(attr="suitable", value=ast.Call(func=ast.Name("super")))):
-            return True
+        case ast.Call(
+            func=ast.Attribute(
+                attr="suitable", value=ast.Call(func=ast.Name("super"), args=bound, keywords=[])
+            ),
+            args=[ast.Name(id=given)],
+            keywords=[],
+        ):
+            plain = not bound or (
+                len(bound) == 2 and isinstance(bound[1], ast.Name) and bound[1].id == cls
+            )
+            return plain and given == url
         case ast.Compare(
-            left=ast.Call(func=ast.Attribute(value=ast.Name("cls"), attr="_match_valid_url")),
+            left=ast.Call(
+                func=ast.Attribute(value=ast.Name(id=owner), attr="_match_valid_url"),
+                args=[ast.Name(id=given)],
+                keywords=[],
+            ),
             ops=[ast.IsNot()],
             comparators=[ast.Constant(value=None)],
         ):
-            return True
+            return owner == cls and given == url
         case ast.Call(func=ast.Name("bool"), args=[argument], keywords=[]):
-            return _only_if_inherited(argument)
+            return _only_if_inherited(argument, cls, url)
         case ast.IfExp(body=body, orelse=orelse):
-            return _only_if_inherited(body) and _only_if_inherited(orelse)
+            return _only_if_inherited(body, cls, url) and _only_if_inherited(orelse, cls, url)
         case ast.BoolOp(op=ast.And(), values=values):
-            return any(_only_if_inherited(v) for v in values)
+            return any(_only_if_inherited(v, cls, url) for v in values)
     return False
+
+
+def _bound_names(nodes: list[ast.AST]) -> set[str]:
+    """Every name the code assigns, deletes, imports, catches into or declares global."""
+    names: set[str] = set()
+    for node in nodes:
+        if isinstance(node, ast.Name) and isinstance(node.ctx, (ast.Store, ast.Del)):
+            names.add(node.id)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            names.update(node.names)
+    return names
 
 
 def _narrows_pattern(extractor: Any) -> bool:
     """Whether the extractor's own `suitable` only narrows its pattern: every ``return``
-    in it gives false or something `_only_if_inherited`, and what it inherits is yt-dlp's
-    (``return False if OtherIE.suitable(url) else super().suitable(url)``: most of the
-    extractors that override `suitable`). Its pattern's required text then applies."""
+    in it gives false or something `_only_if_inherited`, nothing in it rebinds the names
+    those rely on, and what it inherits is yt-dlp's (``return False if
+    OtherIE.suitable(url) else super().suitable(url)``: most of the extractors that
+    override `suitable`). Its pattern's required text then applies."""
     inherited = [c for c in extractor.__mro__[1:] if "suitable" in c.__dict__]
     if not inherited or any(c not in _BASES for c in inherited):
         return False
@@ -152,12 +183,20 @@ def _narrows_pattern(extractor: Any) -> bool:
     function = tree.body[0]
     if not isinstance(function, ast.FunctionDef):
         return False
+    arguments = function.args
+    if (len(arguments.args) != 2 or arguments.posonlyargs or arguments.vararg
+            or arguments.kwonlyargs or arguments.kwarg):  # fmt: skip
+        return False
+    cls, url = (a.arg for a in arguments.args)
     nodes = [n for statement in function.body for n in ast.walk(statement)]
-    if any(isinstance(n, (ast.Yield, ast.YieldFrom, ast.Lambda, ast.FunctionDef)) for n in nodes):
+    unsure = (ast.Yield, ast.YieldFrom, ast.Lambda, ast.FunctionDef, ast.ClassDef, ast.Match)
+    if any(isinstance(n, unsure) for n in nodes):
+        return False
+    if _bound_names(nodes) & {cls, url, "super", "bool"}:
         return False
     returns = [n for n in nodes if isinstance(n, ast.Return)]
     return bool(returns) and all(
-        r.value is not None and _only_if_inherited(r.value) for r in returns
+        r.value is not None and _only_if_inherited(r.value, cls, url) for r in returns
     )
 
 
@@ -223,7 +262,9 @@ def _cache_path() -> Path:
     from vigil import __version__
 
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "vigil"
-    return base / f"extractors-2-{ytdlp_version}-{__version__}.json"  # 2: `_narrows_pattern`
+    # This module's own digest: a change to how extractors are read makes a new cache.
+    rules = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()[:12]
+    return base / f"extractors-{ytdlp_version}-{__version__}-{rules}.json"
 
 
 def _load_texts(extractors: list[Any]) -> list[Requirement | None]:

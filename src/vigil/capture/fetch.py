@@ -1,7 +1,8 @@
 """Fetching over HTTP with every exchange recorded, byte for byte, as WARC 1.1.
 
-`WarcSession` wraps a `requests.Session` inside warcio's `capture_http`, which
-records what crosses the socket: each request and response with headers and body
+`WarcSession` wraps a `requests.Session` inside warcio's recorder (through
+`vigil.capture.spool.recording`, as warcio's `capture_http` does), which records
+what crosses the socket: each request and response with headers and body
 exactly as sent and received, the server's IP address (``WARC-IP-Address``), one
 record pair per redirect hop. For HTTPS the server's certificate (DER) of each hop
 is added as a ``metadata`` record about that hop's URL.

@@ -52,6 +52,7 @@ class Spool(io.RawIOBase):
         if self._in_memory and self._buffer.tell() + len(data) > self._limit:
             spilled = tempfile.TemporaryFile(dir=self._folder)  # noqa: SIM115  (kept open)
             spilled.write(self._memory.getbuffer())
+            spilled.seek(self._memory.tell())  # where the next bytes go, as in memory
             self._buffer, self._in_memory = spilled, False
             self._memory = io.BytesIO()
         return self._buffer.write(data)
@@ -84,8 +85,10 @@ class Spool(io.RawIOBase):
         return self._buffer.fileno()
 
     def close(self) -> None:
-        super().close()
-        self._buffer.close()
+        try:
+            super().close()
+        finally:
+            self._buffer.close()
 
     def reader(self) -> BinaryIO:
         """This buffer from its first byte, for reading."""
