@@ -6,8 +6,8 @@ Nearly every extractor's ``_VALID_URL`` contains a fixed piece of text that any
 URL it matches must contain (``youtube.com/watch``, ``.vimeo.com/``): a
 substring test rules the extractor out at C speed. The answer is exactly yt-dlp's own: the same
 extractors in the same order, the same `suitable` call for every extractor the
-test does not rule out, and no test at all for extractors that override
-`suitable` (their rules are code, not one regex).
+test does not rule out, and no test at all for extractors whose own `suitable` does
+more than narrow their pattern (their rules are code, not one regex: `_narrows_pattern`).
 """
 
 from __future__ import annotations

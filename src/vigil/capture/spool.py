@@ -1,12 +1,12 @@
 """Scratch space for a capture's bytes: memory first, an anonymous file past a limit.
 
 A capture writes its WARC, and warcio buffers each HTTP exchange it records, before
-they are stored as blobs. Most of these are small (a page and its images: tens of kB),
-and a temporary file for each costs more than the bytes in it: on ext4 without a
-journal (the machines here), every inode freed makes the next allocations skip it for
-a minute or more, reading inode tables to do so, so a capture run that created and
-removed two scratch files a page slowed itself down as it went. Past `SPOOL` bytes
-(video), the bytes go to an unnamed file (O_TMPFILE): memory stays flat.
+they are stored as blobs. Most of these are small (a page and its images: tens of kB);
+a temporary file for each (warcio keeps only 16 kB in memory) is a file created and
+removed per page and per medium, and a scratch file left behind when a capture is
+killed. Past `SPOOL` bytes (video), the bytes go to an unnamed file (O_TMPFILE):
+memory stays flat. (`tempfile.SpooledTemporaryFile` would do, but its ``fileno()``
+moves everything to disk, and the blob store asks for it to copy files in the kernel.)
 """
 
 from __future__ import annotations
