@@ -14,7 +14,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import vigil.warcio_setup  # noqa: F401  (first: warcio's recorder before urllib3)
+import vigil.capture.wire  # (first: the HTTP recorder under urllib3)
+import vigil.warcio_setup  # noqa: F401  (warcio reads brotli)
 
 __version__ = "0.1.0"
 

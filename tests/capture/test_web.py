@@ -133,12 +133,15 @@ def test_no_response_stores_nothing(archive: Archive) -> None:
     assert list(archive.blobs.tmp.iterdir()) == []
 
 
-def test_one_threads_captures_share_a_session_but_no_cookies_or_connections(
+def test_one_threads_captures_share_its_connections_but_no_cookies(
     archive: Archive, site: str
 ) -> None:
-    """Captures on one thread reuse its requests session (cheaper), yet each WARC holds
-    only its own exchanges, and a cookie set in one capture is sent in that capture
-    only (the evidence of one capture never shows another's state)."""
+    """Captures on one thread reuse its connections (no new connection per page), yet
+    each WARC holds only its own exchanges, and a cookie set in one capture is sent in
+    that capture only (the evidence of one capture never shows another's state)."""
+    from tests.capture.webserver import DYNAMIC
+
+    DYNAMIC["peers"] = []
 
     def requests_in(sha256: str) -> list[tuple[str, str | None]]:
         with archive.blobs.open(sha256) as f:
@@ -148,7 +151,7 @@ def test_one_threads_captures_share_a_session_but_no_cookies_or_connections(
                 if r.rec_type == "request"
             ]
 
-    capturer = WebCapturer(archive, media=False)
+    capturer = WebCapturer(archive, media=False, screenshot=False)
     walled = capturer.capture(f"{site}/cookie")
     again = capturer.capture(f"{site}/page.html")
     first, second = requests_in(walled.items[0].sha256), requests_in(again.items[0].sha256)
@@ -161,7 +164,10 @@ def test_one_threads_captures_share_a_session_but_no_cookies_or_connections(
     sent = capture["request_headers"]
     assert sent["User-Agent"] == FetchOptions().user_agent and "gzip" in sent["Accept-Encoding"]
     assert "Cookie" not in sent
-    assert capture["tools"]["warcio"] == importlib.metadata.version("warcio")
+    assert capture["tools"]["urllib3"] == importlib.metadata.version("urllib3")
+    # the three requests, of two captures, came over one connection
+    assert [path for path, _port in DYNAMIC["peers"]] == ["/cookie", "/page.html", "/page.html"]
+    assert len({port for _path, port in DYNAMIC["peers"]}) == 1
 
 
 def _record_payload(archive: Archive, item_id: str, warc_sha256: str) -> bytes:
@@ -222,11 +228,14 @@ def test_the_page_item_is_the_pages_own_fetch_even_when_it_names_itself(
 
 
 def test_importing_any_vigil_module_first_keeps_http_recording() -> None:
-    """`vigil` imports warcio's recorder before anything of it can import urllib3."""
+    """`vigil` imports its recorder before anything of it can import urllib3."""
     code = (
         "import vigil.ledger.stamping, vigil.watch.poll, requests, urllib3.connection\n"
-        "from warcio.capture_http import RecordingHTTPConnection\n"
+        "import http.client\n"
+        "from vigil.capture.wire import RecordingHTTPConnection, RecordingHTTPSConnection\n"
         "assert issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection)\n"
+        "assert issubclass(urllib3.connection.HTTPSConnection, RecordingHTTPConnection)\n"
+        "assert http.client.HTTPSConnection is RecordingHTTPSConnection\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 

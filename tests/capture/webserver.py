@@ -81,13 +81,15 @@ ENTRIES_FEED = """<?xml version="1.0" encoding="utf-8"?>
 
 # Mutable behaviour for watch tests: the body of /changing, paths answering 410,
 # a log of (time, path, If-None-Match) for every request, paths answering another
-# status ({path: status}), and the entry paths listed by /entries.xml.
+# status ({path: status}), the entry paths listed by /entries.xml, and the
+# (path, client port) of every request (which connection it came over).
 DYNAMIC: dict[str, object] = {
     "changing": b"<html><body>version 1</body></html>",
     "gone": set(),
     "log": [],
     "status": {},
     "entries": [],
+    "peers": [],
 }
 
 
@@ -103,6 +105,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         log = DYNAMIC["log"]
         assert isinstance(log, list)
         log.append((time.monotonic(), path, self.headers.get("If-None-Match")))
+        peers = DYNAMIC["peers"]
+        assert isinstance(peers, list)
+        peers.append((path, self.client_address[1]))
         gone = DYNAMIC["gone"]
         assert isinstance(gone, set)
         if path in gone:

@@ -1,5 +1,5 @@
 """Ways evidence comes in: local files, web pages, platforms, streams and imports.
 
-warcio's HTTP recorder must be imported before urllib3: `vigil.warcio_setup` sees
-to it (imported by the package `vigil` itself, so before any capture module).
+The HTTP recorder (`vigil.capture.wire`) must be imported before urllib3: the
+package `vigil` imports it first, so before any capture module.
 """

@@ -35,10 +35,11 @@ from yt_dlp.utils import DownloadError
 
 from vigil import __version__
 from vigil.capture.extractors import platform_extractor
-from vigil.capture.fetch import FetchOptions, check_recording, new_warc
+from vigil.capture.fetch import FetchOptions
+from vigil.capture.httpwarc import check_recording, new_warc
 from vigil.capture.publicip import public_ip
-from vigil.capture.spool import recording
 from vigil.capture.web import CaptureResult, WebCapturer
+from vigil.capture.wire import recording
 from vigil.capture.ytdlp import post_claims
 from vigil.db.index import ItemRow
 from vigil.errors import CaptureError
@@ -184,7 +185,7 @@ class PlatformCapturer:
 @contextlib.contextmanager
 def _recording(path: Path) -> Iterator[None]:
     """Record every HTTP exchange yt-dlp makes on this thread into a WARC at *path*
-    (warcio's recorder sits under http.client, which yt-dlp's requests and urllib
+    (Vigil's recorder sits under http.client, which yt-dlp's requests and urllib
     handlers both use): the requests and responses as they crossed the wire, with the
     server's IP, as for web captures. What ffmpeg fetches itself (some HLS and DASH
     downloads) is not in it."""

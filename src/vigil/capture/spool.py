@@ -1,27 +1,22 @@
 """Scratch space for a capture's bytes: memory first, an anonymous file past a limit.
 
-A capture writes its WARC, and warcio buffers each HTTP exchange it records, before
-they are stored as blobs. Most of these are small (a page and its images: tens of kB);
-a temporary file for each (warcio keeps only 16 kB in memory) is a file created and
-removed per page and per medium, and a scratch file left behind when a capture is
-killed. Past `SPOOL` bytes (video), the bytes go to an unnamed file (O_TMPFILE):
+A capture writes its WARC, and buffers each HTTP exchange it records
+(`vigil.capture.wire`), before they are stored as blobs. Most of these are small (a
+page and its images: tens of kB); a temporary file for each would be a file created
+and removed per page and per medium, and a scratch file left behind when a capture
+is killed. Past `SPOOL` bytes (video), the bytes go to an unnamed file (O_TMPFILE):
 memory stays flat. (`tempfile.SpooledTemporaryFile` would do, but its ``fileno()``
 moves everything to disk, and the blob store asks for it to copy files in the kernel.)
 """
 
 from __future__ import annotations
 
-import contextlib
 import io
 import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from warcio.capture_http import RecordingHTTPConnection, RequestRecorder
-from warcio.warcwriter import WARCWriter
-
-__all__ = ["SPOOL", "Spool", "recording"]
+__all__ = ["SPOOL", "Spool"]
 
 SPOOL = 16 << 20
 """Bytes a scratch buffer keeps in memory before it moves to a file."""
@@ -95,23 +90,3 @@ class Spool(io.RawIOBase):
         self._buffer.flush()
         self._buffer.seek(0)
         return self._buffer
-
-
-class _Recorder(RequestRecorder):  # type: ignore[misc]  # (warcio has no type hints)
-    """warcio's recorder with `Spool` buffers: its own, 16 kB in memory, sent every
-    image to a temporary file."""
-
-    def _create_buffer(self) -> Spool:
-        return Spool()
-
-
-@contextlib.contextmanager
-def recording(writer: WARCWriter, filter_func: Callable[..., Any] | None = None) -> Iterator[None]:
-    """Record every HTTP exchange made on this thread into *writer* (warcio's
-    `capture_http`, with `Spool` buffers); *filter_func* sees each request and
-    response record before they are written."""
-    RecordingHTTPConnection.local.recorder = _Recorder(writer, filter_func, record_ip=True)
-    try:
-        yield
-    finally:
-        RecordingHTTPConnection.local.recorder = None

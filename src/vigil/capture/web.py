@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import importlib.metadata
 import io
 import itertools
 import logging
@@ -38,13 +37,13 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import requests
 import trafilatura
 from warcio.archiveiterator import ArchiveIterator
 
 from vigil import __version__
 from vigil.blobs.base import StoredBlob
-from vigil.capture.fetch import Fetched, FetchOptions, WarcSession, polite_session
+from vigil.capture.fetch import Fetched, FetchOptions
+from vigil.capture.httpwarc import URLLIB3_VERSION, HttpClient, WarcSession
 from vigil.capture.page import PageText, extract_text, media_urls
 from vigil.capture.publicip import public_ip
 from vigil.capture.screenshot import take_screenshot
@@ -165,8 +164,7 @@ def _tools() -> dict[str, str]:
     """The versions a capture names (read once per process: installed metadata is slow)."""
     return {
         "vigil": __version__,
-        "requests": requests.__version__,
-        "warcio": importlib.metadata.version("warcio"),
+        "urllib3": URLLIB3_VERSION,
         "trafilatura": trafilatura.__version__,
         "python": platform.python_version(),
     }
@@ -193,7 +191,7 @@ class WebCapturer:
         self.media = media
         self.screenshot = screenshot
         self.actor = Actor.current().as_json()
-        self._local = threading.local()  # each fetching thread's requests session
+        self._local = threading.local()  # each fetching thread's `HttpClient`
 
     def capture(self, url: str, *, checkpoint: bool = True) -> CaptureResult:
         """Capture *url*; `CaptureError` (nothing stored) if it gives no response at all.
@@ -289,11 +287,11 @@ class WebCapturer:
             fetched.error = CaptureError(f"{url}: not an http(s) URL")
             return fetched
         try:
-            if not hasattr(self._local, "session"):
-                self._local.session = polite_session(self.options)
+            if not hasattr(self._local, "client"):
+                self._local.client = HttpClient(self.options)
             name = f"{os.getpid()}-{secrets.token_hex(8)}.warc.gz"
             warc = WarcSession(fetched.warc, name, self.options, self.archive.blobs,
-                               self._local.session)  # fmt: skip
+                               self._local.client)  # fmt: skip
             with warc as session:
                 page = session.get(url, keep_body=True)
                 fetched.page = page

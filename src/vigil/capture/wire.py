@@ -1,0 +1,265 @@
+"""HTTP exchanges recorded as they crossed the wire.
+
+Importing this module puts recording subclasses in place of http.client's
+``HTTPConnection`` and ``HTTPSConnection``. It must happen before urllib3 is
+imported (urllib3 subclasses the class it finds then): the package `vigil` imports
+it first. Every client built on http.client (urllib3, requests, urllib, so yt-dlp's
+handlers too) then records its exchanges while a `Recorder` is set for the thread
+(`recording`), and behaves exactly as http.client does otherwise.
+
+What is recorded is what crossed the socket, never a re-serialisation of it:
+
+* the request: every byte http.client sent for it (request line, headers, body);
+* the response: every byte read from the socket while the response was read:
+  status line, headers and body as they came, transfer and content encodings
+  included. A server's odd headers (folded, non-ASCII, without a colon, bare LF)
+  stay as they were sent;
+* the server's address, and over TLS its certificate (DER), of the connection the
+  exchange went over. A kept-alive connection carries several exchanges; each is
+  recorded with that connection's address and certificate.
+
+An exchange is handed to its recorder once its response is closed: read to the
+end, or cut (what was read is what is recorded). A request that got no byte of a
+response is not recorded. A proxy's CONNECT exchange is not part of any exchange.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import http.client
+import io
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from vigil.capture.spool import Spool
+
+__all__ = [
+    "Exchange",
+    "Recorder",
+    "RecordingHTTPConnection",
+    "RecordingHTTPSConnection",
+    "header_end",
+    "recording",
+]
+
+_local = threading.local()  # .recorder: the `Recorder` of this thread's exchanges
+
+
+class Recorder(Protocol):
+    def exchange(self, exchange: Exchange) -> None:
+        """Keep *exchange* (called once per exchange, on the thread that made it)."""
+        ...
+
+
+@dataclass
+class Exchange:
+    """One request and its response, as bytes on the wire."""
+
+    started: dt.datetime  # (UTC) when the request began to be written
+    scheme: str
+    authority: str  # host[:port] connected to (the tunnel's target through a proxy)
+    proxy: str | None = None  # the proxy's URL, when the exchange went through one
+    request: bytearray = field(default_factory=bytearray)
+    response: Spool = field(default_factory=Spool)
+    ip: str | None = None  # the peer's address (the proxy's, through a proxy)
+    certificate: bytes | None = None  # the server's TLS certificate (DER)
+
+    @property
+    def target_uri(self) -> str:
+        """The URI requested: the request line's target made absolute (its Host header,
+        if it sent one, names the authority, as a server reads it)."""
+        head = bytes(self.request[:65536])
+        line, _, rest = head.partition(b"\n")
+        parts = line.decode("latin-1").split(" ")
+        target = parts[1] if len(parts) > 1 else "/"
+        if target.startswith(("http://", "https://")):  # absolute form (to a proxy)
+            return target
+        authority = self.authority
+        for header in rest.split(b"\n"):
+            name, colon, value = header.partition(b":")
+            if not header.strip(b"\r"):
+                break
+            if colon and name.strip().lower() == b"host" and value.strip():
+                authority = value.strip().decode("latin-1")
+                break
+        return f"{self.scheme}://{authority}{target}"
+
+
+def header_end(block: bytes) -> int:
+    """Where the header section of an HTTP message in *block* ends (after its blank
+    line), as WARC readers find it: the first line that is empty once its line-end
+    characters are stripped; len(block) if there is none."""
+    start = 0
+    while (newline := block.find(b"\n", start)) >= 0:
+        if not block[start:newline].rstrip(b"\r"):
+            return newline + 1
+        start = newline + 1
+    return len(block)
+
+
+@contextlib.contextmanager
+def recording(recorder: Recorder) -> Iterator[None]:
+    """Record every HTTP exchange this thread starts into *recorder*."""
+    previous = getattr(_local, "recorder", None)
+    _local.recorder = recorder
+    try:
+        yield
+    finally:
+        _local.recorder = previous
+
+
+class _Tap(io.RawIOBase):
+    """A socket's raw reader that copies every byte read into an exchange; closing it
+    (the response is done) hands the exchange to its recorder."""
+
+    def __init__(self, raw: Any, exchange: Exchange, recorder: Recorder) -> None:
+        super().__init__()
+        self._raw = raw
+        self._exchange = exchange
+        self._recorder: Recorder | None = recorder
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int | None:
+        count: int | None = self._raw.readinto(buffer)
+        if count:
+            self._exchange.response.write(memoryview(buffer)[:count])
+        return count
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        try:
+            super().close()
+            self._raw.close()
+        finally:
+            self.finish()
+
+    def finish(self) -> None:
+        """Hand the exchange over (once), if any byte of a response came."""
+        recorder, self._recorder = self._recorder, None
+        if recorder is not None and self._exchange.response.tell():
+            recorder.exchange(self._exchange)
+
+
+class _RecordingResponse(http.client.HTTPResponse):
+    """http.client's response, reading through a `_Tap`."""
+
+    def __init__(
+        self, sock: socket.socket, *args: Any, exchange: Exchange, recorder: Recorder,
+        **kwargs: Any,
+    ) -> None:  # fmt: skip
+        super().__init__(sock, *args, **kwargs)
+        self.fp.close()  # (nothing read yet: replaced by the same reader, tapped)
+        self.tap = _Tap(sock.makefile("rb", buffering=0), exchange, recorder)
+        self.fp = io.BufferedReader(self.tap)
+
+
+class _Recording:
+    """What makes an http.client connection record (mixed in before it)."""
+
+    _exchange: Exchange | None = None
+    _connecting = False
+    _peer: tuple[Any, str | None, bytes | None] = (None, None, None)  # socket, IP, DER
+
+    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+        self._exchange = None
+        if getattr(_local, "recorder", None) is not None:
+            conn: Any = self
+            tunnel = getattr(conn, "_tunnel_host", None)
+            host = tunnel or conn.host
+            port = getattr(conn, "_tunnel_port", None) if tunnel else conn.port
+            authority = f"[{host}]" if ":" in host else host
+            if port and port != conn.default_port:
+                authority += f":{port}"
+            proxy = f"http://{conn.host}:{conn.port}" if tunnel or "://" in url else None
+            scheme = "https" if conn.default_port == 443 else "http"
+            self._exchange = Exchange(dt.datetime.now(dt.UTC), scheme, authority, proxy)
+        super().putrequest(method, url, *args, **kwargs)  # type: ignore[misc]
+
+    def send(self, data: Any) -> None:
+        exchange = self._exchange
+        if exchange is None or self._connecting:
+            super().send(data)  # type: ignore[misc]
+            return
+        if getattr(self, "sock", None) is None and getattr(self, "auto_open", False):
+            self._connecting = True  # (first: a proxy's CONNECT is no part of the exchange)
+            try:
+                self.connect()  # type: ignore[attr-defined]
+            finally:
+                self._connecting = False
+        if hasattr(data, "read"):  # a body given as a file: sent (and kept) block by block
+            while block := data.read(8192):
+                block = block.encode("iso-8859-1") if isinstance(block, str) else block
+                super().send(block)  # type: ignore[misc]
+                exchange.request += block
+            return
+        super().send(data)  # type: ignore[misc]
+        exchange.request += data
+
+    def getresponse(self) -> http.client.HTTPResponse:
+        exchange, recorder = self._exchange, getattr(_local, "recorder", None)
+        if exchange is None or recorder is None:
+            response: http.client.HTTPResponse = super().getresponse()  # type: ignore[misc]
+            return response
+        self._exchange = None
+        conn: Any = self
+        if self._peer[0] is not conn.sock:  # (urllib3 connects in its own `connect`)
+            self._peer = (conn.sock, *_peer_of(conn.sock))
+        exchange.ip, exchange.certificate = self._peer[1:]
+        made: list[_RecordingResponse] = []
+
+        def tapped(sock: socket.socket, *args: Any, **kwargs: Any) -> _RecordingResponse:
+            made.append(_RecordingResponse(sock, *args, exchange=exchange, recorder=recorder,
+                                           **kwargs))  # fmt: skip
+            return made[-1]
+
+        own = conn.__dict__.get("response_class")
+        conn.response_class = tapped
+        try:
+            response = super().getresponse()  # type: ignore[misc]
+        except BaseException:
+            for failed in made:  # what arrived before the failure is recorded now
+                failed.tap.finish()
+            raise
+        finally:
+            if own is None:
+                del conn.response_class
+            else:
+                conn.response_class = own
+        return response
+
+
+def _peer_of(sock: Any) -> tuple[str | None, bytes | None]:
+    """The address of the peer of a connected socket, and its TLS certificate (DER)."""
+    try:
+        ip = str(sock.getpeername()[0])
+    except (AttributeError, OSError, IndexError, TypeError):
+        ip = None
+    certificate = None
+    getpeercert = getattr(sock, "getpeercert", None)
+    if getpeercert is not None:
+        with contextlib.suppress(ValueError, OSError):
+            certificate = getpeercert(binary_form=True)
+    return ip, certificate
+
+
+_ORIGINAL_HTTP = http.client.HTTPConnection
+_ORIGINAL_HTTPS = http.client.HTTPSConnection
+
+
+class RecordingHTTPConnection(_Recording, _ORIGINAL_HTTP):
+    """http.client's HTTPConnection, recording while a `Recorder` is set."""
+
+
+class RecordingHTTPSConnection(_Recording, _ORIGINAL_HTTPS):
+    """http.client's HTTPSConnection, recording while a `Recorder` is set."""
+
+
+http.client.HTTPConnection = RecordingHTTPConnection  # type: ignore[misc]
+http.client.HTTPSConnection = RecordingHTTPSConnection  # type: ignore[misc]
