@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-import vigil.capture.wire  # (first: the HTTP recorder under urllib3)
+import vigil.capture.wire  # (the HTTP recorder, under http.client)
 import vigil.warcio_setup  # noqa: F401  (warcio reads brotli)
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 """Ways evidence comes in: local files, web pages, platforms, streams and imports.
 
-The HTTP recorder (`vigil.capture.wire`) must be imported before urllib3: the
-package `vigil` imports it first, so before any capture module.
+The HTTP recorder (`vigil.capture.wire`) is imported by the package `vigil` itself,
+so before any capture module runs.
 """

@@ -41,14 +41,13 @@ from urllib.parse import urljoin, urlsplit
 
 import certifi
 import urllib3
-import urllib3.connection
 from urllib3.util.request import ACCEPT_ENCODING
 from urllib3.util.retry import Retry
 
 from vigil import __version__
 from vigil.capture.fetch import HOST_GATE, Fetched, FetchOptions, ca_bundle, reason
 from vigil.capture.warcwriter import WarcWriter
-from vigil.capture.wire import RecordingHTTPConnection, recording
+from vigil.capture.wire import installed, recording
 from vigil.errors import CaptureError
 
 if TYPE_CHECKING:
@@ -67,13 +66,12 @@ URLLIB3_VERSION = importlib.metadata.version("urllib3")
 
 
 def check_recording() -> None:
-    """`CaptureError` unless Vigil's recorder sits under urllib3 (`vigil.capture.wire`
-    must be imported first: the package `vigil` does), rather than capture without
-    recording."""
-    if not issubclass(urllib3.connection.HTTPConnection, RecordingHTTPConnection):
+    """`CaptureError` unless http.client records (`vigil.capture.wire`), rather than
+    capture without recording (if something replaced its methods since)."""
+    if not installed():
         raise CaptureError(
-            "HTTP recording is unavailable: urllib3 was imported before Vigil's "
-            "recorder; import vigil before requests or urllib3"
+            "HTTP recording is unavailable: http.client's HTTPConnection was changed "
+            "after Vigil's recorder wrapped it"
         )
 
 

@@ -1,11 +1,11 @@
 """HTTP exchanges recorded as they crossed the wire.
 
-Importing this module puts recording subclasses in place of http.client's
-``HTTPConnection`` and ``HTTPSConnection``. It must happen before urllib3 is
-imported (urllib3 subclasses the class it finds then): the package `vigil` imports
-it first. Every client built on http.client (urllib3, requests, urllib, so yt-dlp's
-handlers too) then records its exchanges while a `Recorder` is set for the thread
-(`recording`), and behaves exactly as http.client does otherwise.
+Importing this module (the package `vigil` does) wraps three methods of
+http.client's ``HTTPConnection``: ``putrequest``, ``send`` and ``getresponse``.
+Every client built on it (``HTTPSConnection``, urllib3, requests, urllib, so
+yt-dlp's handlers too), whenever it was imported, then records its exchanges while
+a `Recorder` is set for the thread (`recording`), and behaves exactly as
+http.client does otherwise.
 
 What is recorded is what crossed the socket, never a re-serialisation of it:
 
@@ -37,14 +37,7 @@ from typing import Any, Protocol
 
 from vigil.capture.spool import Spool
 
-__all__ = [
-    "Exchange",
-    "Recorder",
-    "RecordingHTTPConnection",
-    "RecordingHTTPSConnection",
-    "header_end",
-    "recording",
-]
+__all__ = ["Exchange", "Recorder", "header_end", "installed", "recording"]
 
 _local = threading.local()  # .recorder: the `Recorder` of this thread's exchanges
 
@@ -160,79 +153,80 @@ class _RecordingResponse(http.client.HTTPResponse):
         self.fp = io.BufferedReader(self.tap)
 
 
-class _Recording:
-    """What makes an http.client connection record (mixed in before it)."""
+_HTTP = http.client.HTTPConnection
+_ORIGINAL = {name: getattr(_HTTP, name) for name in ("putrequest", "send", "getresponse")}
 
-    _exchange: Exchange | None = None
-    _connecting = False
-    _peer: tuple[Any, str | None, bytes | None] = (None, None, None)  # socket, IP, DER
 
-    def putrequest(self, method: str, url: str, *args: Any, **kwargs: Any) -> None:
-        self._exchange = None
-        if getattr(_local, "recorder", None) is not None:
-            conn: Any = self
-            tunnel = getattr(conn, "_tunnel_host", None)
-            host = tunnel or conn.host
-            port = getattr(conn, "_tunnel_port", None) if tunnel else conn.port
-            authority = f"[{host}]" if ":" in host else host
-            if port and port != conn.default_port:
-                authority += f":{port}"
-            proxy = f"http://{conn.host}:{conn.port}" if tunnel or "://" in url else None
-            scheme = "https" if conn.default_port == 443 else "http"
-            self._exchange = Exchange(dt.datetime.now(dt.UTC), scheme, authority, proxy)
-        super().putrequest(method, url, *args, **kwargs)  # type: ignore[misc]
+def _putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> None:
+    """Begin an exchange, if this thread records."""
+    self._vigil_exchange = None
+    if getattr(_local, "recorder", None) is not None:
+        tunnel = getattr(self, "_tunnel_host", None)
+        host = tunnel or self.host
+        port = getattr(self, "_tunnel_port", None) if tunnel else self.port
+        authority = f"[{host}]" if ":" in host else host
+        if port and port != self.default_port:
+            authority += f":{port}"
+        proxy = f"http://{self.host}:{self.port}" if tunnel or "://" in url else None
+        scheme = "https" if self.default_port == 443 else "http"
+        self._vigil_exchange = Exchange(dt.datetime.now(dt.UTC), scheme, authority, proxy)
+    _ORIGINAL["putrequest"](self, method, url, *args, **kwargs)
 
-    def send(self, data: Any) -> None:
-        exchange = self._exchange
-        if exchange is None or self._connecting:
-            super().send(data)  # type: ignore[misc]
-            return
-        if getattr(self, "sock", None) is None and getattr(self, "auto_open", False):
-            self._connecting = True  # (first: a proxy's CONNECT is no part of the exchange)
-            try:
-                self.connect()  # type: ignore[attr-defined]
-            finally:
-                self._connecting = False
-        if hasattr(data, "read"):  # a body given as a file: sent (and kept) block by block
-            while block := data.read(8192):
-                block = block.encode("iso-8859-1") if isinstance(block, str) else block
-                super().send(block)  # type: ignore[misc]
-                exchange.request += block
-            return
-        super().send(data)  # type: ignore[misc]
-        exchange.request += data
 
-    def getresponse(self) -> http.client.HTTPResponse:
-        exchange, recorder = self._exchange, getattr(_local, "recorder", None)
-        if exchange is None or recorder is None:
-            response: http.client.HTTPResponse = super().getresponse()  # type: ignore[misc]
-            return response
-        self._exchange = None
-        conn: Any = self
-        if self._peer[0] is not conn.sock:  # (urllib3 connects in its own `connect`)
-            self._peer = (conn.sock, *_peer_of(conn.sock))
-        exchange.ip, exchange.certificate = self._peer[1:]
-        made: list[_RecordingResponse] = []
-
-        def tapped(sock: socket.socket, *args: Any, **kwargs: Any) -> _RecordingResponse:
-            made.append(_RecordingResponse(sock, *args, exchange=exchange, recorder=recorder,
-                                           **kwargs))  # fmt: skip
-            return made[-1]
-
-        own = conn.__dict__.get("response_class")
-        conn.response_class = tapped
+def _send(self: Any, data: Any) -> None:
+    """Send *data*, keeping it in the exchange (a proxy's CONNECT is not kept)."""
+    exchange = getattr(self, "_vigil_exchange", None)
+    if exchange is None or getattr(self, "_vigil_connecting", False):
+        _ORIGINAL["send"](self, data)
+        return
+    if self.sock is None and self.auto_open:
+        self._vigil_connecting = True  # (first: a proxy's CONNECT is no part of the exchange)
         try:
-            response = super().getresponse()  # type: ignore[misc]
-        except BaseException:
-            for failed in made:  # what arrived before the failure is recorded now
-                failed.tap.finish()
-            raise
+            self.connect()
         finally:
-            if own is None:
-                del conn.response_class
-            else:
-                conn.response_class = own
+            self._vigil_connecting = False
+    if hasattr(data, "read"):  # a body given as a file: sent (and kept) block by block
+        while block := data.read(8192):
+            block = block.encode("iso-8859-1") if isinstance(block, str) else block
+            _ORIGINAL["send"](self, block)
+            exchange.request += block
+        return
+    _ORIGINAL["send"](self, data)
+    exchange.request += data
+
+
+def _getresponse(self: Any) -> http.client.HTTPResponse:
+    """The response, read through a tap that records it into the exchange."""
+    exchange, recorder = getattr(self, "_vigil_exchange", None), getattr(_local, "recorder", None)
+    if exchange is None or recorder is None:
+        response: http.client.HTTPResponse = _ORIGINAL["getresponse"](self)
         return response
+    self._vigil_exchange = None
+    peer = getattr(self, "_vigil_peer", (None, None, None))  # (socket, IP, DER)
+    if peer[0] is not self.sock:
+        self._vigil_peer = peer = (self.sock, *_peer_of(self.sock))
+    exchange.ip, exchange.certificate = peer[1:]
+    made: list[_RecordingResponse] = []
+
+    def tapped(sock: socket.socket, *args: Any, **kwargs: Any) -> _RecordingResponse:
+        made.append(_RecordingResponse(sock, *args, exchange=exchange, recorder=recorder,
+                                       **kwargs))  # fmt: skip
+        return made[-1]
+
+    own = self.__dict__.get("response_class")
+    self.response_class = tapped
+    try:
+        response = _ORIGINAL["getresponse"](self)
+    except BaseException:
+        for failed in made:  # what arrived before the failure is recorded now
+            failed.tap.finish()
+        raise
+    finally:
+        if own is None:
+            del self.response_class
+        else:
+            self.response_class = own
+    return response
 
 
 def _peer_of(sock: Any) -> tuple[str | None, bytes | None]:
@@ -249,17 +243,11 @@ def _peer_of(sock: Any) -> tuple[str | None, bytes | None]:
     return ip, certificate
 
 
-_ORIGINAL_HTTP = http.client.HTTPConnection
-_ORIGINAL_HTTPS = http.client.HTTPSConnection
+def installed() -> bool:
+    """Whether http.client records (this module patched it, and nothing undid that)."""
+    return _HTTP.send is _send and _HTTP.getresponse is _getresponse
 
 
-class RecordingHTTPConnection(_Recording, _ORIGINAL_HTTP):
-    """http.client's HTTPConnection, recording while a `Recorder` is set."""
-
-
-class RecordingHTTPSConnection(_Recording, _ORIGINAL_HTTPS):
-    """http.client's HTTPSConnection, recording while a `Recorder` is set."""
-
-
-http.client.HTTPConnection = RecordingHTTPConnection  # type: ignore[misc]
-http.client.HTTPSConnection = RecordingHTTPSConnection  # type: ignore[misc]
+_HTTP.putrequest = _putrequest  # type: ignore[method-assign]
+_HTTP.send = _send  # type: ignore[method-assign]
+_HTTP.getresponse = _getresponse  # type: ignore[method-assign]
