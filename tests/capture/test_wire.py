@@ -140,13 +140,15 @@ def test_no_byte_of_a_response_means_no_record_and_no_capture(archive: Archive) 
     assert archive.log.size == size
 
 
+@pytest.mark.parametrize("variable", ["http_proxy", "all_proxy"])
 def test_through_a_proxy_the_origins_urls_are_recorded(
-    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch, clean_proxy_environment: None
-) -> None:
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch, clean_proxy_environment: None,
+    variable: str,
+) -> None:  # fmt: skip
     """A forwarding proxy is sent the absolute URL (and the record says so, with the
     proxy named); what is recorded is what went to and came from it."""
     with proxy() as (proxy_url, seen):
-        monkeypatch.setenv("http_proxy", proxy_url)
+        monkeypatch.setenv(variable, proxy_url)
         result = WebCapturer(archive, media=False, screenshot=False).capture(f"{site}/page.html")
     assert seen == [f"GET {site}/page.html HTTP/1.1"]
     records = _records(archive, result.items[0].sha256)

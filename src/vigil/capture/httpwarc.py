@@ -34,6 +34,7 @@ import importlib.metadata
 import io
 import logging
 import os
+import time
 import urllib.request
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
@@ -83,9 +84,17 @@ def new_warc(out: BinaryIO | io.RawIOBase, name: str, client: str, **info: str) 
     return WarcWriter(cast("BinaryIO", out), name, about)
 
 
+_IDLE = 4.0
+"""Seconds a connection may stay unused and still be reused: under the shortest
+keep-alive timeouts servers commonly use (5 s: Apache's, Node's), so a server does not
+close a connection just as a request goes out on it (the request would fail, not be
+retried: see ``read``). A connection the server has closed already is never reused."""
+
+
 class HttpClient:
     """One fetching thread's connections: urllib3 pools, kept open from one capture to
-    the next, through the proxies the environment names (read once)."""
+    the next while they are in use (`_IDLE`), through the proxies the environment names
+    (read once; ``all_proxy`` for any scheme without its own)."""
 
     def __init__(self, options: FetchOptions) -> None:
         self.options = options
@@ -105,10 +114,14 @@ class HttpClient:
         self._tls = _tls_settings(options.verify_tls)
         self._proxies = {k: v for k, v in urllib.request.getproxies().items() if k != "no"}
         self._managers: dict[str, urllib3.PoolManager] = {}
+        self._used = time.monotonic()
 
     def manager(self, url: str) -> urllib3.PoolManager:
         """The pool manager for *url*: direct, or through its scheme's proxy."""
-        proxy = self._proxies.get(urlsplit(url).scheme, "")
+        if time.monotonic() - self._used > _IDLE:
+            self.close()  # (connections idle too long: the server may be closing them)
+        scheme = urlsplit(url).scheme
+        proxy = self._proxies.get(scheme) or self._proxies.get("all", "")
         if proxy and urllib.request.proxy_bypass(urlsplit(url).hostname or ""):
             proxy = ""
         manager = self._managers.get(proxy)
@@ -121,6 +134,10 @@ class HttpClient:
             )
             self._managers[proxy] = manager
         return manager
+
+    def used(self) -> None:
+        """Note that the connections were just used (a response was read)."""
+        self._used = time.monotonic()
 
     def close(self) -> None:
         for manager in self._managers.values():
@@ -213,6 +230,7 @@ class WarcSession:
                 if response.status not in _REDIRECTS or not location:
                     break
                 _read_and_finish(response, self.options.max_bytes)  # (recorded as it is read)
+                self.client.used()
                 hops.append({"url": target, "status": response.status, "location": location})
                 if len(hops) > self.options.max_redirects:
                     return Fetched(url, url, None, hops=hops,
@@ -226,6 +244,7 @@ class WarcSession:
             finally:
                 _finish(response, whole=not body.cut)
         finally:
+            self.client.used()
             self._write_certificates(writer, first)
         # The response is closed: its record is written (the last of this get; any before
         # it were redirect hops and retried attempts).

@@ -224,14 +224,16 @@ class WebCapturer:
         from vigil.blobs.fs import FilesystemBlobStore
         from vigil.capture.webpool import CHUNK, capture_in_processes
 
-        chosen = list(urls)
+        given = iter(urls)
+        first = list(itertools.islice(given, 2 * CHUNK))  # (the rest read as it is needed)
         stream: Iterator[tuple[str, _Prepared | CaptureError]]
-        if (processes > 1 and len(chosen) >= 2 * CHUNK
+        if (processes > 1 and len(first) >= 2 * CHUNK
                 and isinstance(self.archive.blobs, FilesystemBlobStore)):  # fmt: skip
             threads = max(1, workers // processes)  # *workers* in flight in all (politeness)
-            stream = capture_in_processes(self, chosen, processes=processes, threads=threads)
+            stream = capture_in_processes(self, itertools.chain(first, given),
+                                          processes=processes, threads=threads)  # fmt: skip
         else:
-            stream = self._prepare_on_threads(chosen, workers)
+            stream = self._prepare_on_threads([*first, *given], workers)
         pending: list[tuple[str, _Prepared | CaptureError]] = []
         try:
             for url, prepared in stream:

@@ -19,9 +19,11 @@ that imports the capture code once, so each worker starts without importing it a
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
+import multiprocessing.forkserver
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -34,7 +36,7 @@ if TYPE_CHECKING:
     from vigil.capture.fetch import FetchOptions
     from vigil.capture.web import WebCapturer, _Prepared
 
-__all__ = ["CHUNK", "capture_in_processes"]
+__all__ = ["CHUNK", "capture_in_processes", "warm_up"]
 
 CHUNK = 16  # URLs a worker takes at once (one blob sync each)
 
@@ -80,24 +82,38 @@ def _chunk(urls: list[str], keep_pages: bool) -> list[tuple[str, Any]]:
     return done
 
 
+def warm_up() -> None:
+    """Start the fork server now: it imports the capture code while the caller goes on
+    (opening the archive, choosing which URLs are web pages), instead of after."""
+    _context()
+    multiprocessing.forkserver.ensure_running()
+
+
+def _context() -> Any:
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["vigil.capture.web"])
+    return context
+
+
 def capture_in_processes(
-    capturer: WebCapturer, urls: list[str], *, processes: int, threads: int
+    capturer: WebCapturer, urls: Iterable[str], *, processes: int, threads: int
 ) -> Iterator[tuple[str, _Prepared | CaptureError]]:
     """(url, prepared or error) for *urls*, in order, fetched and stored by *processes*
-    workers of *threads* threads each; the caller screenshots and logs them."""
+    workers of *threads* threads each; the caller screenshots and logs them. *urls* is
+    read as chunks are handed out (the caller may still be choosing the next ones)."""
     store = capturer.archive.blobs
     if not isinstance(store, FilesystemBlobStore):
         raise CaptureError("capture in processes needs the filesystem blob store")
-    chunks = [urls[i : i + CHUNK] for i in range(0, len(urls), CHUNK)]
+    given = iter(urls)
+    chunks = iter(lambda: list(itertools.islice(given, CHUNK)), [])
     keep_pages = capturer.screenshot
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["vigil.capture.web"])
+    context = _context()
     with ProcessPoolExecutor(
         max_workers=processes, mp_context=context, initializer=_start,
         initargs=(str(store.root), capturer.options, capturer.media, threads),
     ) as pool:  # fmt: skip
         queue: deque[Future[list[tuple[str, Any]]]] = deque()
-        todo = iter(chunks)
+        todo = chunks
         try:
             for chunk in todo:
                 queue.append(pool.submit(_chunk, chunk, keep_pages))

@@ -123,6 +123,10 @@ def capture(
     Example:
       vigil capture https://example.org/statement --json
     """
+    from vigil.capture import webpool
+
+    if processes > 1 and len(urls) >= 2 * webpool.CHUNK:  # (web pages may be many)
+        webpool.warm_up()
     options = FetchOptions(
         user_agent=user_agent, read_timeout=timeout, max_bytes=max_bytes, verify_tls=not insecure
     )
