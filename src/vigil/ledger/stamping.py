@@ -186,9 +186,9 @@ def _ocsp_signer(
         if not _issued_by(responder, issuer):
             return None, "the responder's certificate is not signed by the issuer"
         try:
-            usage = responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+            usage = set(responder.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
         except x509.ExtensionNotFound:
-            usage = x509.ExtendedKeyUsage([])
+            usage = set()  # (not an empty ExtendedKeyUsage: cryptography 51 refuses to make one)
         if ExtendedKeyUsageOID.OCSP_SIGNING not in usage:
             return None, "the responder's certificate lacks extended key usage id-kp-OCSPSigning"
         produced = response.produced_at_utc
