@@ -9,6 +9,7 @@ requests (`polite_session`).
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 import urllib.request
@@ -158,6 +159,10 @@ def reason(exc: BaseException) -> str:
     while exc.__context__ is not None and not str(exc):
         exc = exc.__context__
     text = str(exc.args[0]) if exc.args else str(exc)
+    inner = exc.args[-1] if len(exc.args) > 1 else None  # ProtocolError("...", cause)
+    if isinstance(inner, BaseException) and (cause := reason(inner)) not in text:
+        text = f"{text.rstrip('.')}: {cause}"
+    text = re.sub(r"^\w*Pool\(host=[^)]*\): ", "", text)  # (urllib3 names its pool first)
     if "Connection refused" in text:
         return "connection refused"
     if "Name or service not known" in text or "nodename nor servname" in text:

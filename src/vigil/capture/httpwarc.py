@@ -11,42 +11,38 @@ For HTTPS the certificate (DER) of the connection each hop came over is added as
   next ones of the same capture (never on another capture's), up to
   ``max_redirects``; connection failures and 502/503/504 are retried by urllib3
   (``retries`` times, backing off, honouring Retry-After), every attempt recorded.
-* Connections stay open from one capture to the next (`HttpClient`, one per
-  fetching thread): recording is per exchange, so a kept-alive connection records
-  each capture's exchanges into that capture's WARC only, and a server is spared a
-  new connection (and TLS handshake) per page.
-* Bodies are read in chunks up to ``max_bytes``; a larger response is cut there and
+* A body is read in chunks up to ``max_bytes``; a larger response is cut there and
   reported as truncated (the WARC holds what was received). Each body is stored as
   a blob while it is read (decoded: without transfer and content encodings, the
   bytes a browser would use), and `Fetched` names the WARC record it came from. A
-  body not read whole (cut, dropped, undecodable) is marked ``truncated``: its item
-  is then made from its WARC record instead (`vigil.capture.web`).
-* Proxies named by the environment (``http_proxy``, ``https_proxy``, ``no_proxy``)
-  are used; ``~/.netrc`` is not read (a capture never sends the operator's
-  credentials to the site it documents).
+  body not read whole (cut, dropped, undecodable, or a response that ended inside
+  its headers) is marked ``truncated``: its item is then made from its WARC record
+  instead (`vigil.capture.web`).
+* The connections (kept open from one capture to the next), proxies and TLS trust
+  are the fetching thread's `vigil.capture.connections.HttpClient`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import http.cookiejar
 import importlib.metadata
 import io
 import logging
-import os
-import time
 import urllib.request
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, BinaryIO, cast
 from urllib.parse import urljoin, urlsplit
 
-import certifi
 import urllib3
+from urllib3.util import parse_url
 from urllib3.util.request import ACCEPT_ENCODING
-from urllib3.util.retry import Retry
 
 from vigil import __version__
-from vigil.capture.fetch import HOST_GATE, Fetched, FetchOptions, ca_bundle, reason
+from vigil.capture.connections import HttpClient
+from vigil.capture.fetch import HOST_GATE, Fetched, FetchOptions, reason
 from vigil.capture.warcwriter import WarcWriter
 from vigil.capture.wire import installed, recording
 from vigil.errors import CaptureError
@@ -56,7 +52,7 @@ if TYPE_CHECKING:
 
     from vigil.blobs.base import BlobStore
 
-__all__ = ["URLLIB3_VERSION", "HttpClient", "WarcSession", "check_recording", "new_warc"]
+__all__ = ["URLLIB3_VERSION", "WarcSession", "check_recording", "new_warc"]
 
 logger = logging.getLogger(__name__)
 
@@ -76,85 +72,14 @@ def check_recording() -> None:
         )
 
 
-def new_warc(out: BinaryIO | io.RawIOBase, name: str, client: str, **info: str) -> WarcWriter:
+def new_warc(
+    out: BinaryIO | io.RawIOBase, name: str, client: str, scratch: Path | None = None, **info: str
+) -> WarcWriter:
     """A WARC 1.1 writer on *out*, its ``warcinfo`` written: Vigil recording the HTTP
-    exchanges of *client* (what made the requests)."""
+    exchanges of *client* (what made the requests), big ones kept in *scratch*."""
     about = {"software": f"Vigil {__version__} (recording {client})",
              "format": "WARC File Format 1.1", **info}  # fmt: skip
-    return WarcWriter(cast("BinaryIO", out), name, about)
-
-
-_IDLE = 4.0
-"""Seconds a connection may stay unused and still be reused: under the shortest
-keep-alive timeouts servers commonly use (5 s: Apache's, Node's), so a server does not
-close a connection just as a request goes out on it (the request would fail, not be
-retried: see ``read``). A connection the server has closed already is never reused."""
-
-
-class HttpClient:
-    """One fetching thread's connections: urllib3 pools, kept open from one capture to
-    the next while they are in use (`_IDLE`), through the proxies the environment names
-    (read once; ``all_proxy`` for any scheme without its own)."""
-
-    def __init__(self, options: FetchOptions) -> None:
-        self.options = options
-        self.retries = Retry(
-            total=options.retries,
-            connect=options.retries,
-            read=0,  # never re-read a response that started arriving: it is recorded as it came
-            status=options.retries,
-            redirect=False,  # (followed by `WarcSession.get`, hop by hop)
-            backoff_factor=0.5,
-            status_forcelist=(502, 503, 504),
-            allowed_methods=frozenset({"GET", "HEAD"}),
-            raise_on_status=False,
-            respect_retry_after_header=True,
-        )
-        self.timeout = urllib3.Timeout(connect=options.connect_timeout, read=options.read_timeout)
-        self._tls = _tls_settings(options.verify_tls)
-        self._proxies = {k: v for k, v in urllib.request.getproxies().items() if k != "no"}
-        self._managers: dict[str, urllib3.PoolManager] = {}
-        self._used = time.monotonic()
-
-    def manager(self, url: str) -> urllib3.PoolManager:
-        """The pool manager for *url*: direct, or through its scheme's proxy."""
-        if time.monotonic() - self._used > _IDLE:
-            self.close()  # (connections idle too long: the server may be closing them)
-        scheme = urlsplit(url).scheme
-        proxy = self._proxies.get(scheme) or self._proxies.get("all", "")
-        if proxy and urllib.request.proxy_bypass(urlsplit(url).hostname or ""):
-            proxy = ""
-        manager = self._managers.get(proxy)
-        if manager is None:
-            settings: dict[str, Any] = {"num_pools": 32, "maxsize": 1, **self._tls}
-            manager = (
-                urllib3.ProxyManager(proxy, **settings)
-                if proxy
-                else urllib3.PoolManager(**settings)
-            )
-            self._managers[proxy] = manager
-        return manager
-
-    def used(self) -> None:
-        """Note that the connections were just used (a response was read)."""
-        self._used = time.monotonic()
-
-    def close(self) -> None:
-        for manager in self._managers.values():
-            manager.clear()
-        self._managers.clear()
-
-
-def _tls_settings(verify: bool | str) -> dict[str, Any]:
-    """urllib3's TLS settings for *verify* (True, False or a CA bundle file or folder),
-    trusting by default what requests trusts (certifi, or the bundle the environment
-    names)."""
-    chosen = ca_bundle(verify)
-    if chosen is False:
-        return {"cert_reqs": "CERT_NONE", "assert_hostname": False}
-    bundle = certifi.where() if chosen is True else str(chosen)
-    where = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
-    return {"cert_reqs": "CERT_REQUIRED", where: bundle}
+    return WarcWriter(cast("BinaryIO", out), name, about, scratch)
 
 
 class _CookieHeaders:
@@ -199,7 +124,7 @@ class WarcSession:
     def __enter__(self) -> WarcSession:
         check_recording()
         self._writer = new_warc(
-            self.out, self.name, f"urllib3 {URLLIB3_VERSION}",
+            self.out, self.name, f"urllib3 {URLLIB3_VERSION}", getattr(self.blobs, "tmp", None),
             **{"http-header-user-agent": self.options.user_agent},
         )  # fmt: skip
         self._recording = recording(self._writer)
@@ -222,40 +147,41 @@ class WarcSession:
             raise RuntimeError("WarcSession is used outside its `with` block")
         first = len(writer.responses)
         hops: list[dict[str, Any]] = []
-        target = url
+        target = _normalised(url)
         try:
             while True:
                 response, sent = self._send(url, target)
                 location = response.headers.get("Location")
                 if response.status not in _REDIRECTS or not location:
                     break
-                _read_and_finish(response, self.options.max_bytes)  # (recorded as it is read)
-                self.client.used()
+                _read_all(response, self.options.max_bytes)  # (recorded as it is read)
                 hops.append({"url": target, "status": response.status, "location": location})
                 if len(hops) > self.options.max_redirects:
                     return Fetched(url, url, None, hops=hops,
                                    problem=f"too many redirects ({len(hops)})")  # fmt: skip
-                target = _redirect_target(target, location)
+                target = _normalised(_redirect_target(target, location))
             content_type = response.headers.get("Content-Type", "")
             body = _Body(response, self.options.max_bytes,
                          keep=keep_body and "html" in content_type.lower())  # fmt: skip
             try:
                 blob = self.blobs.put(cast("BinaryIO", body))
             finally:
-                _finish(response, whole=not body.cut)
+                _finish(response, whole=body.whole)
         finally:
-            self.client.used()
             self._write_certificates(writer, first)
         # The response is closed: its record is written (the last of this get; any before
         # it were redirect hops and retried attempts).
         record = writer.responses[-1] if len(writer.responses) > first else None
+        cut = body.cut
+        if record is not None and not record.headers_complete:
+            cut = "the connection closed inside the response's headers"
         fetched = Fetched(
             url=url,
             final_url=target,
             status=response.status,
             content_type=content_type,
             hops=hops,
-            truncated=bool(body.cut),
+            truncated=bool(cut),
             body=body.kept.getvalue() if body.kept is not None else b"",
             blob=blob,
             record={
@@ -265,9 +191,9 @@ class WarcSession:
             },
             request_headers={k: v for k, v in sent.items() if k.lower() not in _SECRET_HEADERS},
         )
-        if body.cut:
-            logger.warning("%s: %s", target, body.cut)
-            fetched.problem = body.cut
+        if cut:
+            logger.warning("%s: %s", target, cut)
+            fetched.problem = cut
         return fetched
 
     def _send(self, url: str, target: str) -> tuple[Any, dict[str, str]]:
@@ -280,14 +206,18 @@ class WarcSession:
         self._cookies.add_cookie_header(asked)
         if cookie := asked.get_header("Cookie"):
             headers["Cookie"] = cookie
-        HOST_GATE.wait(urlsplit(target).hostname or "", options.host_gap)
-        try:
-            response = self.client.manager(target).urlopen(
-                "GET", target, headers=headers, redirect=False, retries=self.client.retries,
-                preload_content=False, decode_content=True, timeout=self.client.timeout,
-            )  # fmt: skip
-        except (urllib3.exceptions.HTTPError, ValueError) as exc:
-            raise CaptureError(f"{url}: cannot fetch: {reason(exc)}") from None
+        for attempt in (1, 2):
+            HOST_GATE.wait(urlsplit(target).hostname or "", options.host_gap)
+            try:
+                response = self.client.manager(target).urlopen(
+                    "GET", target, headers=headers, redirect=False, retries=self.client.retries,
+                    preload_content=False, decode_content=True, timeout=self.client.timeout,
+                )  # fmt: skip
+                break
+            except (urllib3.exceptions.HTTPError, ValueError) as exc:
+                if attempt == 1 and _closed_unanswered(exc):
+                    continue  # (RFC 9112 §9.3.1: a kept-alive connection the server was closing)
+                raise CaptureError(f"{url}: cannot fetch: {reason(exc)}") from None
         self._cookies.extract_cookies(cast("Any", _CookieHeaders(response.headers)), asked)
         return response, headers
 
@@ -303,6 +233,25 @@ class WarcSession:
             self.certificates.append({"url": record.uri, "sha256": blob.sha256})
 
 
+def _closed_unanswered(exc: BaseException) -> bool:
+    """Whether the connection closed before any byte of a response came (so a GET may be
+    sent again, on a new connection), as a kept-alive one does when the server closes
+    it just as the request arrives."""
+    cause = getattr(exc, "reason", None) or exc  # (urllib3's MaxRetryError)
+    inner = cause.args[-1] if isinstance(cause, urllib3.exceptions.ProtocolError) else None
+    return isinstance(inner, http.client.RemoteDisconnected | BrokenPipeError)
+
+
+def _normalised(url: str) -> str:
+    """*url* as it is requested: host in IDNA, path and query percent-encoded where they
+    must be (urllib3's reading, as requests' was); as given if it does not parse (the
+    request then fails, saying why)."""
+    try:
+        return str(parse_url(url).url)
+    except (ValueError, urllib3.exceptions.HTTPError):
+        return url
+
+
 def _redirect_target(current: str, location: str) -> str:
     """Where a redirect sends to, as requests resolves it: a UTF-8 Location that
     http.client read as Latin-1 is read again, relative ones are joined to *current*."""
@@ -312,20 +261,22 @@ def _redirect_target(current: str, location: str) -> str:
 
 
 def _finish(response: Any, *, whole: bool) -> None:
-    """Give the connection back: kept open if the body was read to its end, else closed
-    (what is left of the response must never be read as the next one)."""
+    """Give the connection back: to be reused if the body was read to its clean end
+    (`vigil.capture.connections` checks the rest), else closed (what is left of a
+    response must never be read as the next one)."""
     if not whole:
         response.close()
     response.release_conn()
 
 
-def _read_and_finish(response: Any, limit: int) -> None:
+def _read_all(response: Any, limit: int) -> None:
+    """Read a body (a redirect's) to its end, up to *limit*: it is recorded as it is read."""
     body = _Body(response, limit, keep=False)
     try:
         while body.read(1 << 16):
             pass
     finally:
-        _finish(response, whole=not body.cut)
+        _finish(response, whole=body.whole)
 
 
 class _Body(io.RawIOBase):
@@ -340,6 +291,7 @@ class _Body(io.RawIOBase):
         self._pending = b""
         self._ended = False
         self.cut = ""  # why the body read is not the whole decoded body, if it is not
+        self.whole = False  # read to its clean end
         self.kept: io.BytesIO | None = io.BytesIO() if keep else None
 
     def readable(self) -> bool:
@@ -377,6 +329,7 @@ class _Body(io.RawIOBase):
             self.cut = f"response larger than {self._limit} bytes: cut there"
         self._left -= len(chunk)
         self._ended = bool(self.cut) or not chunk
+        self.whole = self._ended and not self.cut
         if self.kept is not None:
             self.kept.write(chunk)
         return chunk

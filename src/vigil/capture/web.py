@@ -42,8 +42,9 @@ from warcio.archiveiterator import ArchiveIterator
 
 from vigil import __version__
 from vigil.blobs.base import StoredBlob
+from vigil.capture.connections import HttpClient
 from vigil.capture.fetch import Fetched, FetchOptions
-from vigil.capture.httpwarc import URLLIB3_VERSION, HttpClient, WarcSession
+from vigil.capture.httpwarc import URLLIB3_VERSION, WarcSession
 from vigil.capture.page import PageText, extract_text, media_urls
 from vigil.capture.publicip import public_ip
 from vigil.capture.screenshot import take_screenshot
