@@ -3,11 +3,14 @@ records hold the exact bytes, whatever the server sends, through proxies too."""
 
 from __future__ import annotations
 
+import datetime as dt
+import gc
 import gzip
 import io
 import os
 import ssl
 import urllib.request
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,9 +21,9 @@ from tests.capture.rawserver import RawServer, proxy
 from tests.capture.webserver import PAGE, self_signed, serve
 from vigil.archive import Archive
 from vigil.capture.fetch import FetchOptions
-from vigil.capture.warcwriter import WarcWriter
+from vigil.capture.warcwriter import WarcWriter, header_section
 from vigil.capture.web import WebCapturer
-from vigil.capture.wire import Exchange, header_end, recording
+from vigil.capture.wire import Exchange, recording
 from vigil.errors import CaptureError
 
 ODD = (
@@ -106,7 +109,8 @@ def test_encodings_stay_in_the_record_and_leave_the_item(archive: Archive, site:
     (_, _, response) = next(
         r for r in _records(archive, result.items[0].sha256) if r[0] == "response"
     )
-    assert gzip.decompress(response[header_end(response) :]) == PAGE
+    end, complete = header_section(io.BytesIO(response))
+    assert complete and gzip.decompress(response[end:]) == PAGE
     with archive.blobs.open(result.items[1].sha256) as f:
         assert f.read() == PAGE
 
@@ -137,7 +141,7 @@ def test_no_byte_of_a_response_means_no_record_and_no_capture(archive: Archive) 
             )
     finally:
         server.close()
-    assert archive.log.size == size
+    assert archive.log.size == size and list(archive.blobs) == []  # (no WARC either)
 
 
 @pytest.mark.parametrize("variable", ["http_proxy", "all_proxy"])
@@ -212,14 +216,95 @@ def test_a_warc_written_here_reads_back_in_warcio() -> None:
     assert kinds == ["warcinfo", "metadata"]
 
 
+def _one_exchange(response: bytes) -> bytes:
+    """A WARC of one exchange whose response is *response* (made without a network)."""
+    exchange = Exchange(dt.datetime.now(dt.UTC), "http", "example.org")
+    exchange.request += b"GET / HTTP/1.1\r\nHost: example.org\r\n\r\n"
+    exchange.response.write(response)
+    out = io.BytesIO()
+    WarcWriter(out, "x.warc.gz", {"software": "test"}).exchange(exchange)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize(
-    ("block", "end"),
+    "head",
     [
-        (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\nbody", 25),
-        (b"HTTP/1.1 200 OK\nA: b\n\nbody", 22),
-        (b"HTTP/1.1 200 OK\r\nA: b\r\n\r\r\nbody", 26),
-        (b"HTTP/1.1 200 OK\r\nA: b\r\n", 23),
+        b"HTTP/1.1 200 OK\r\nA: b\r\n\r\n",
+        b"HTTP/1.1 200 OK\nA: b\n\n",
+        b"HTTP/1.1 200 OK\r\nA: b\r\n   \r\n",  # (an HTTP parser reads a continuation)
+        b"HTTP/1.1 200 OK\r\nA: b\r\n\x0c\r\n",
+        b"HTTP/1.1 200 OK\r\nA: caf\xe9\r\nB: \xa0\r\n\xa0\r\n",  # (Latin-1 NBSP is space)
+        b"HTTP/1.1 200 OK\r\n" + b"X-Long: " + b"y" * (3 << 20) + b"\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n" + b"X-Many: z\r\n" * 120_000 + b"\r\n",
+        b"HTTP/1.1 200 OK\r\nA: b\r\n",  # (no end)
     ],
+    ids=["crlf", "lf", "spaces", "formfeed", "latin-1", "3-MB-line", "1-MB-of-lines", "cut"],
 )
-def test_the_header_section_ends_where_warc_readers_end_it(block: bytes, end: int) -> None:
-    assert header_end(block) == end
+def test_payload_digests_are_those_warcio_checks(head: bytes) -> None:
+    """Where the header section ends decides the payload digest; warcio's reading of it
+    (lines of whitespace end it too) is the one its checker applies."""
+    warc = _one_exchange(head + b"the payload\r\n")
+    records = list(ArchiveIterator(io.BytesIO(warc), check_digests="raise"))
+    assert [r.rec_type for r in records] == ["warcinfo", "response", "request"]
+
+
+def test_proxy_credentials_are_sent_and_no_proxy_ranges_are_honoured(
+    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch, clean_proxy_environment: None
+) -> None:
+    """As requests takes them: credentials in the proxy's URL (Basic), a proxy given as
+    host:port, and no_proxy as a CIDR range."""
+    capturer = WebCapturer(archive, media=False, screenshot=False)
+    with proxy("reporter:s3cret!") as (proxy_url, seen):
+        monkeypatch.setenv("http_proxy", proxy_url.replace("http://", "http://reporter:s3cret%21@"))
+        assert capturer.capture(f"{site}/page.html").items[1].url == f"{site}/page.html"
+        assert len(seen) == 1
+        monkeypatch.setenv("no_proxy", "127.0.0.0/8")
+        capturer = WebCapturer(archive, media=False, screenshot=False)  # (a new thread client)
+        capturer.capture(f"{site}/page.html")
+        assert len(seen) == 1  # (went direct)
+    with proxy() as (proxy_url, seen):
+        monkeypatch.delenv("no_proxy")
+        monkeypatch.setenv("http_proxy", proxy_url.removeprefix("http://"))
+        WebCapturer(archive, media=False, screenshot=False).capture(f"{site}/page.html")
+        assert seen == [f"GET {site}/page.html HTTP/1.1"]
+
+
+def test_a_direct_request_is_never_labelled_proxied(archive: Archive, site: str) -> None:
+    """(Its query may hold a URL.)"""
+    result = WebCapturer(archive, media=False, screenshot=False).capture(
+        f"{site}/page.html?share=https://example.org/a"
+    )
+    headers = next(
+        h for kind, h, _b in _records(archive, result.items[0].sha256) if kind == "response"
+    )
+    assert "WARC-Proxy-Host" not in headers
+
+
+def test_urls_are_requested_and_named_as_sent(archive: Archive, site: str) -> None:
+    """A path with a space and Arabic letters: sent percent-encoded, and the event, the
+    item and the record all name the URL that was requested."""
+    result = WebCapturer(archive, media=False, screenshot=False).capture(f"{site}/حلب 2016")
+    warc = result.items[0]
+    sent = f"{site}/%D8%AD%D9%84%D8%A8%202016"
+    event = archive.custody(warc.id)[0].data
+    assert event["capture"]["final_url"] == sent
+    headers = next(h for kind, h, _b in _records(archive, warc.sha256) if kind == "response")
+    assert headers["WARC-Target-URI"] == sent
+
+
+def test_a_recorded_exchange_is_let_go_once_written(site: str) -> None:
+    """A kept-alive connection keeps its last response; not that response's bytes."""
+    kept: list[weakref.ref[Exchange]] = []
+
+    class Keep(WarcWriter):
+        def exchange(self, exchange: Exchange) -> None:
+            super().exchange(exchange)
+            kept.append(weakref.ref(exchange))
+
+    import urllib3
+
+    pool = urllib3.PoolManager()
+    with recording(Keep(io.BytesIO(), "x.warc.gz", {})):
+        assert pool.request("GET", f"{site}/page.html").data == PAGE
+    gc.collect()
+    assert len(kept) == 1 and kept[0]() is None

@@ -192,7 +192,7 @@ def _recording(path: Path) -> Iterator[None]:
     check_recording()
     with (
         path.open("xb") as f,
-        recording(new_warc(f, path.name, f"yt-dlp {yt_dlp.version.__version__}")),
+        recording(new_warc(f, path.name, f"yt-dlp {yt_dlp.version.__version__}", path.parent)),
     ):
         yield
 

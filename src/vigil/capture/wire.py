@@ -33,16 +33,19 @@ import socket
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Protocol
 
 from vigil.capture.spool import Spool
 
-__all__ = ["Exchange", "Recorder", "header_end", "installed", "recording"]
+__all__ = ["Exchange", "Recorder", "installed", "recording"]
 
 _local = threading.local()  # .recorder: the `Recorder` of this thread's exchanges
 
 
 class Recorder(Protocol):
+    scratch: Path | None  # where an exchange's bytes go past what memory holds (None: /tmp)
+
     def exchange(self, exchange: Exchange) -> None:
         """Keep *exchange* (called once per exchange, on the thread that made it)."""
         ...
@@ -82,18 +85,6 @@ class Exchange:
         return f"{self.scheme}://{authority}{target}"
 
 
-def header_end(block: bytes) -> int:
-    """Where the header section of an HTTP message in *block* ends (after its blank
-    line), as WARC readers find it: the first line that is empty once its line-end
-    characters are stripped; len(block) if there is none."""
-    start = 0
-    while (newline := block.find(b"\n", start)) >= 0:
-        if not block[start:newline].rstrip(b"\r"):
-            return newline + 1
-        start = newline + 1
-    return len(block)
-
-
 @contextlib.contextmanager
 def recording(recorder: Recorder) -> Iterator[None]:
     """Record every HTTP exchange this thread starts into *recorder*."""
@@ -112,15 +103,18 @@ class _Tap(io.RawIOBase):
     def __init__(self, raw: Any, exchange: Exchange, recorder: Recorder) -> None:
         super().__init__()
         self._raw = raw
-        self._exchange = exchange
+        self._exchange: Exchange | None = exchange
         self._recorder: Recorder | None = recorder
 
     def readable(self) -> bool:
         return True
 
+    def fileno(self) -> int:
+        return int(self._raw.fileno())
+
     def readinto(self, buffer: Any) -> int | None:
         count: int | None = self._raw.readinto(buffer)
-        if count:
+        if count and self._exchange is not None:
             self._exchange.response.write(memoryview(buffer)[:count])
         return count
 
@@ -134,10 +128,12 @@ class _Tap(io.RawIOBase):
             self.finish()
 
     def finish(self) -> None:
-        """Hand the exchange over (once), if any byte of a response came."""
-        recorder, self._recorder = self._recorder, None
-        if recorder is not None and self._exchange.response.tell():
-            recorder.exchange(self._exchange)
+        """Hand the exchange over (once), if any byte of a response came, and let go of
+        it: a kept-alive connection holds on to its last response, not to its bytes."""
+        recorder, exchange = self._recorder, self._exchange
+        self._recorder = self._exchange = None
+        if recorder is not None and exchange is not None and exchange.response.tell():
+            recorder.exchange(exchange)
 
 
 class _RecordingResponse(http.client.HTTPResponse):
@@ -160,17 +156,31 @@ _ORIGINAL = {name: getattr(_HTTP, name) for name in ("putrequest", "send", "getr
 def _putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> None:
     """Begin an exchange, if this thread records."""
     self._vigil_exchange = None
-    if getattr(_local, "recorder", None) is not None:
+    recorder = getattr(_local, "recorder", None)
+    if recorder is not None:
         tunnel = getattr(self, "_tunnel_host", None)
         host = tunnel or self.host
         port = getattr(self, "_tunnel_port", None) if tunnel else self.port
         authority = f"[{host}]" if ":" in host else host
         if port and port != self.default_port:
             authority += f":{port}"
-        proxy = f"http://{self.host}:{self.port}" if tunnel or "://" in url else None
+        proxied = tunnel or url.startswith(("http://", "https://"))  # (absolute form)
         scheme = "https" if self.default_port == 443 else "http"
-        self._vigil_exchange = Exchange(dt.datetime.now(dt.UTC), scheme, authority, proxy)
+        self._vigil_exchange = Exchange(
+            dt.datetime.now(dt.UTC),
+            scheme,
+            authority,
+            _proxy_of(self) if proxied else None,
+            response=Spool(getattr(recorder, "scratch", None)),
+        )
     _ORIGINAL["putrequest"](self, method, url, *args, **kwargs)
+
+
+def _proxy_of(conn: Any) -> str:
+    """The proxy a connection goes through, as a URL (urllib3 knows its scheme)."""
+    proxy = getattr(conn, "proxy", None)  # (urllib3's)
+    scheme = getattr(proxy, "scheme", None) or "http"
+    return f"{scheme}://{conn.host}:{conn.port}"
 
 
 def _send(self: Any, data: Any) -> None:
@@ -185,14 +195,18 @@ def _send(self: Any, data: Any) -> None:
             self.connect()
         finally:
             self._vigil_connecting = False
-    if hasattr(data, "read"):  # a body given as a file: sent (and kept) block by block
-        while block := data.read(8192):
-            block = block.encode("iso-8859-1") if isinstance(block, str) else block
-            _ORIGINAL["send"](self, block)
-            exchange.request += block
+    if isinstance(data, bytes | bytearray | memoryview):
+        _ORIGINAL["send"](self, data)
+        exchange.request += data
         return
-    _ORIGINAL["send"](self, data)
-    exchange.request += data
+    if hasattr(data, "read"):  # a body given as a file: sent (and kept) block by block
+        blocks: Any = iter(lambda: data.read(8192), data.read(0))
+    else:  # an iterable of blocks, as http.client takes too
+        blocks = data
+    for block in blocks:
+        block = block.encode("iso-8859-1") if isinstance(block, str) else block
+        _ORIGINAL["send"](self, block)
+        exchange.request += block
 
 
 def _getresponse(self: Any) -> http.client.HTTPResponse:
@@ -245,7 +259,8 @@ def _peer_of(sock: Any) -> tuple[str | None, bytes | None]:
 
 def installed() -> bool:
     """Whether http.client records (this module patched it, and nothing undid that)."""
-    return _HTTP.send is _send and _HTTP.getresponse is _getresponse
+    return (_HTTP.putrequest is _putrequest and _HTTP.send is _send
+            and _HTTP.getresponse is _getresponse)  # fmt: skip
 
 
 _HTTP.putrequest = _putrequest  # type: ignore[method-assign]
