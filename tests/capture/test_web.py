@@ -19,7 +19,7 @@ from tests.capture import webserver
 from tests.capture.webserver import MP4, PAGE, PDF, PNG, self_signed, serve
 from tests.conftest import run_vigil
 from vigil.archive import Archive
-from vigil.capture import httpwarc, webpool
+from vigil.capture import connections, webpool
 from vigil.capture.fetch import FetchOptions
 from vigil.capture.web import WebCapturer
 from vigil.errors import CaptureError
@@ -141,7 +141,7 @@ def test_one_threads_captures_share_its_connections_but_no_cookies(
     that capture only (the evidence of one capture never shows another's state)."""
     from tests.capture.webserver import DYNAMIC
 
-    monkeypatch.setattr(httpwarc, "_IDLE", 600.0)  # (however slow this machine is)
+    monkeypatch.setattr(connections, "IDLE", 600.0)  # (however slow this machine is)
     DYNAMIC["peers"] = []
 
     def requests_in(sha256: str) -> list[tuple[str, str | None]]:
@@ -169,20 +169,6 @@ def test_one_threads_captures_share_its_connections_but_no_cookies(
     # the three requests, of two captures, came over one connection
     assert [path for path, _port in DYNAMIC["peers"]] == ["/cookie", "/page.html", "/page.html"]
     assert len({port for _path, port in DYNAMIC["peers"]}) == 1
-
-
-def test_connections_left_idle_are_not_reused(
-    archive: Archive, site: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """(A server may be closing them just then.)"""
-    from tests.capture.webserver import DYNAMIC
-
-    monkeypatch.setattr(httpwarc, "_IDLE", 0.0)
-    DYNAMIC["peers"] = []
-    capturer = WebCapturer(archive, media=False, screenshot=False)
-    capturer.capture(f"{site}/page.html")
-    capturer.capture(f"{site}/page.html")
-    assert len({port for _path, port in DYNAMIC["peers"]}) == 2
 
 
 def _record_payload(archive: Archive, item_id: str, warc_sha256: str) -> bytes:
