@@ -18,7 +18,9 @@ Usage:  .venv/bin/python bench/run.py
           Goal < 30 s.
 * capture `vigil capture --no-screenshot --no-enrich` of 1,000 local pages with their
           images, against `wget --warc-file -p` fetching the same. Goal <= 1.5x wget's time.
-          Also 300 pages from a server answering 50 ms late (as a distant one does).
+          Beside them, the floor (bench/capturefloor.py): the least a Python capture of
+          these pages does (HTTP recorded to WARC, SHA-256 files, libmagic, trafilatura),
+          as a ratio to wget too. Also 300 pages from a server answering 50 ms late.
 * record  four concurrent 720p live HLS streams (ffmpeg) recorded by one `vigil record` for
           5 minutes, streamlink beside it (bench/recording.py). Goals: 0 segments lost;
           median listed -> durable < 1 s; CPU < 50% of one core; bytes identical to
@@ -436,6 +438,7 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
     # run 2-4 times slower, whichever tool it was. The tools take turns for the same reason.
     outputs: list[Path] = []
     wget_times, vigil_times, wget_cpu, vigil_cpu = [], [], [], []
+    floor_times, floor_cpu = [], []
     for attempt in range(2):
         out = work / f"wget-{attempt}"
         shutil.rmtree(out, ignore_errors=True)
@@ -472,6 +475,16 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
         )
         vigil_times.append(time.perf_counter() - started)
         vigil_cpu.append(_machine_cpu() - cpu)
+        floor = work / f"floor-{attempt}"
+        outputs.append(floor)
+        started, cpu = time.perf_counter(), _machine_cpu()
+        subprocess.run(
+            [sys.executable, str(Path(__file__).with_name("capturefloor.py")),
+             str(server.server_port), str(floor), str(pages)],
+            check=True,
+        )  # fmt: skip
+        floor_times.append(time.perf_counter() - started)
+        floor_cpu.append(_machine_cpu() - cpu)
     for out in outputs:
         shutil.rmtree(out, ignore_errors=True)
     server.shutdown()
@@ -484,9 +497,19 @@ def bench_capture(work: Path, pages: int = 1000, latency: float = 0.0) -> None:
         f"wget --warc-file -p {wget_s:.1f} s",
         "<= 1.50",
     )
+    floor_s = min(floor_times)
+    _line(
+        f"{'':2}floor: bare Python capture (capturefloor.py)",
+        f"{floor_s:.1f} s",
+        floor_s / wget_s,
+        f"wget --warc-file -p {wget_s:.1f} s",
+        "none: what any design here starts from",
+    )
     print(
         f"{'':44} machine CPU in each run (server included): Vigil "
         + ", ".join(f"{c:.1f}" for c in vigil_cpu)
+        + " s; floor "
+        + ", ".join(f"{c:.1f}" for c in floor_cpu)
         + " s; wget "
         + ", ".join(f"{c:.1f}" for c in wget_cpu)
         + " s"
