@@ -1,6 +1,6 @@
-"""Byte-level peers for recording tests, on 127.0.0.1: a server that answers with exact
-bytes, a scripted keep-alive server (HTTP or TLS), and an HTTP proxy (forwarding and
-CONNECT, optionally asking for credentials)."""
+"""Byte-level peers for recording tests, on 127.0.0.1: a scripted keep-alive server (HTTP
+or TLS) answering with exact bytes, and an HTTP proxy (forwarding and CONNECT,
+optionally asking for credentials)."""
 
 from __future__ import annotations
 
@@ -16,37 +16,6 @@ from pathlib import Path
 from typing import Any
 
 
-class RawServer:
-    """Answers every connection's request with *answer* (bytes, exactly), then closes;
-    `received` holds each request as it arrived."""
-
-    def __init__(self, answer: bytes) -> None:
-        self.answer = answer
-        self.received: list[bytes] = []
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        self.port = self._socket.getsockname()[1]
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                connection, _ = self._socket.accept()
-            except OSError:
-                return
-            with connection:
-                request = b""
-                while b"\r\n\r\n" not in request:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    request += chunk
-                self.received.append(request)
-                connection.sendall(self.answer)
-
-    def close(self) -> None:
-        self._socket.close()
-
-
 def _pipe(source: socket.socket, target: socket.socket) -> None:
     try:
         while chunk := source.recv(65536):
@@ -59,18 +28,28 @@ def _pipe(source: socket.socket, target: socket.socket) -> None:
                 end.shutdown(socket.SHUT_RDWR)
 
 
+def _read_head(sock: socket.socket, pending: bytes = b"") -> tuple[bytes, bytes] | None:
+    """A request's head (to its blank line, which it keeps) and what came after it;
+    None if the connection closed first."""
+    while b"\r\n\r\n" not in pending:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None
+        pending += chunk
+    head, _, rest = pending.partition(b"\r\n\r\n")
+    return head + b"\r\n\r\n", rest
+
+
 class _ProxyHandler(socketserver.BaseRequestHandler):
     """One client connection: ``CONNECT host:port`` opens a tunnel; an absolute-form
     request is sent on to its origin in origin form (then bytes are piped both ways)."""
 
     def handle(self) -> None:
         client: socket.socket = self.request
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = client.recv(65536)
-            if not chunk:
-                return
-            head += chunk
+        read = _read_head(client)
+        if read is None:
+            return
+        head = read[0] + read[1]
         line, _, rest = head.partition(b"\r\n")
         method, target, version = line.split(b" ", 2)
         self.server.seen.append(line.decode())  # type: ignore[attr-defined]
@@ -130,6 +109,7 @@ class ScriptServer:
     ) -> None:
         self.answer = answer
         self.connections = 0
+        self.received: list[bytes] = []  # each request's head, as it arrived
         self._context = None
         if tls is not None:
             self._context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -155,13 +135,9 @@ class ScriptServer:
             if self._context is not None:
                 connection = self._context.wrap_socket(connection, server_side=True)
             pending, count = b"", 0
-            while True:
-                while b"\r\n\r\n" not in pending:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    pending += chunk
-                head, _, pending = pending.partition(b"\r\n\r\n")
+            while (read := _read_head(connection, pending)) is not None:
+                head, pending = read
+                self.received.append(head)
                 count += 1
                 reply = self.answer(number, count, head)
                 if reply is None:

@@ -13,11 +13,12 @@ import urllib.request
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from warcio.archiveiterator import ArchiveIterator
 
-from tests.capture.rawserver import RawServer, proxy
+from tests.capture.rawserver import ScriptServer, proxy
 from tests.capture.webserver import PAGE, self_signed, serve
 from vigil.archive import Archive
 from vigil.capture.fetch import FetchOptions
@@ -65,17 +66,22 @@ def _records(archive: Archive, sha256: str) -> list[tuple[str, dict[str, str], b
         ]
 
 
+def _capture_answered(archive: Archive, answer: bytes, path: str = "/") -> tuple[Any, ScriptServer]:
+    """A capture of a server that answers *answer*, exactly, and closes."""
+    server = ScriptServer(lambda _c, _n, _h: (answer, True))
+    try:
+        options = FetchOptions(retries=0)
+        capturer = WebCapturer(archive, options, media=False, screenshot=False)
+        return capturer.capture(f"{server.base}{path}"), server
+    finally:
+        server.close()
+
+
 def test_a_response_is_kept_byte_for_byte_however_odd(archive: Archive) -> None:
     """Folded, padded and Latin-1 header lines, a bare LF, chunk extensions:
     the response record is the bytes sent, the request record the bytes received,
     and both digests check; the page item is the decoded body."""
-    server = RawServer(ODD)
-    try:
-        result = WebCapturer(archive, media=False, screenshot=False).capture(
-            f"http://127.0.0.1:{server.port}/odd"
-        )
-    finally:
-        server.close()
+    result, server = _capture_answered(archive, ODD, "/odd")
     records = _records(archive, result.items[0].sha256)
     assert [kind for kind, _h, _b in records] == ["warcinfo", "response", "request"]
     (_, response_headers, response), (_, request_headers, request) = records[1], records[2]
@@ -83,7 +89,7 @@ def test_a_response_is_kept_byte_for_byte_however_odd(archive: Archive) -> None:
     assert server.received == [request]
     assert request.startswith(b"GET /odd HTTP/1.1\r\nHost: 127.0.0.1:")
     assert request_headers["WARC-Concurrent-To"] == response_headers["WARC-Record-ID"]
-    assert response_headers["WARC-Target-URI"] == f"http://127.0.0.1:{server.port}/odd"
+    assert response_headers["WARC-Target-URI"] == f"{server.base}/odd"
     assert response_headers["WARC-IP-Address"] == "127.0.0.1"
     page = result.items[1]
     with archive.blobs.open(page.sha256) as f:
@@ -93,13 +99,7 @@ def test_a_response_is_kept_byte_for_byte_however_odd(archive: Archive) -> None:
 def test_a_header_line_without_a_colon_is_kept_too(archive: Archive) -> None:
     """(http.client then reads the lines after it as the body: the record is as sent.)"""
     answer = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nno colon here\r\n\r\nbody"
-    server = RawServer(answer)
-    try:
-        result = WebCapturer(archive, media=False, screenshot=False).capture(
-            f"http://127.0.0.1:{server.port}/"
-        )
-    finally:
-        server.close()
+    result, _server = _capture_answered(archive, answer)
     records = _records(archive, result.items[0].sha256)
     assert [b for kind, _h, b in records if kind == "response"] == [answer]
 
@@ -117,13 +117,7 @@ def test_encodings_stay_in_the_record_and_leave_the_item(archive: Archive, site:
 
 def test_a_response_cut_short_is_recorded_as_it_came(archive: Archive) -> None:
     cut = b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 100\r\n\r\n<html>half"
-    server = RawServer(cut)
-    try:
-        result = WebCapturer(archive, media=False, screenshot=False).capture(
-            f"http://127.0.0.1:{server.port}/"
-        )
-    finally:
-        server.close()
+    result, _server = _capture_answered(archive, cut)
     assert any("body cut short" in p for p in result.problems)
     responses = [
         b for kind, _h, b in _records(archive, result.items[0].sha256) if kind == "response"
@@ -132,15 +126,9 @@ def test_a_response_cut_short_is_recorded_as_it_came(archive: Archive) -> None:
 
 
 def test_no_byte_of_a_response_means_no_record_and_no_capture(archive: Archive) -> None:
-    server = RawServer(b"")
     size = archive.log.size
-    try:
-        with pytest.raises(CaptureError, match="cannot fetch"):
-            WebCapturer(archive, FetchOptions(retries=0), media=False, screenshot=False).capture(
-                f"http://127.0.0.1:{server.port}/"
-            )
-    finally:
-        server.close()
+    with pytest.raises(CaptureError, match="cannot fetch"):
+        _capture_answered(archive, b"")
     assert archive.log.size == size and list(archive.blobs) == []  # (no WARC either)
 
 
