@@ -150,7 +150,10 @@ class _RecordingResponse(http.client.HTTPResponse):
 
 
 _HTTP = http.client.HTTPConnection
-_ORIGINAL = {name: getattr(_HTTP, name) for name in ("putrequest", "send", "getresponse")}
+_ORIGINAL: dict[str, Any] = getattr(_HTTP, "_vigil_original", None) or {
+    name: getattr(_HTTP, name) for name in ("putrequest", "send", "getresponse")
+}  # (kept on the class: a second import of this module wraps the originals again, not itself)
+_HTTP._vigil_original = _ORIGINAL  # type: ignore[attr-defined]
 
 
 def _putrequest(self: Any, method: str, url: str, *args: Any, **kwargs: Any) -> None:
