@@ -148,3 +148,14 @@ def test_a_response_ending_inside_its_headers_is_marked_cut() -> None:
 def test_a_ca_bundle_that_is_not_there_is_named(tmp_path: Path) -> None:
     with pytest.raises(CaptureError, match=r"missing\.pem: no such CA bundle"):
         HttpClient(FetchOptions(verify_tls=str(tmp_path / "missing.pem")))
+
+
+def test_a_failure_is_named_by_its_cause() -> None:
+    """urllib3 nests causes and names its pool first; the message says what happened."""
+    server = ScriptServer(lambda _c, _n, _h: None)  # closes without a word
+    _blocks, got = _capture(HttpClient(FetchOptions(retries=0)), f"{server.base}/")
+    server.close()
+    assert isinstance(got, CaptureError)
+    assert str(got).endswith(
+        "cannot fetch: Connection aborted: Remote end closed connection without response"
+    )
