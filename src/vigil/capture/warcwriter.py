@@ -171,14 +171,10 @@ class WarcWriter:
             head.append(f"WARC-Payload-Digest: {_digest(payload_digest)}")
         head += [f"WARC-Block-Digest: {_digest(block_digest)}", f"Content-Length: {length}"]
         packer = zlib.compressobj(_LEVEL, zlib.DEFLATED, 31)
-        out = [packer.compress(("WARC/1.1\r\n" + "\r\n".join(head) + "\r\n\r\n").encode())]
-        for chunk in block:
-            out.append(packer.compress(chunk))
-            if len(out) > 1:  # (a block of several chunks is written as it goes, not held)
-                self.out.write(b"".join(out))
-                out = []
-        out += [packer.compress(b"\r\n\r\n"), packer.flush()]
-        self.out.write(b"".join(out))
+        self.out.write(packer.compress(("WARC/1.1\r\n" + "\r\n".join(head) + "\r\n\r\n").encode()))
+        for chunk in block:  # (written as it is compressed: a big block is never held)
+            self.out.write(packer.compress(chunk))
+        self.out.write(packer.compress(b"\r\n\r\n") + packer.flush())
 
 
 class _SpoolChunks:

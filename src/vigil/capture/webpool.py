@@ -113,15 +113,14 @@ def capture_in_processes(
         initargs=(str(store.root), capturer.options, capturer.media, threads),
     ) as pool:  # fmt: skip
         queue: deque[Future[list[tuple[str, Any]]]] = deque()
-        todo = chunks
         try:
-            for chunk in todo:
+            for chunk in chunks:
                 queue.append(pool.submit(_chunk, chunk, keep_pages))
                 if len(queue) >= 2 * processes:
                     break
             while queue:
                 done = queue.popleft().result()
-                for chunk in todo:
+                for chunk in chunks:
                     queue.append(pool.submit(_chunk, chunk, keep_pages))
                     break
                 yield from done
